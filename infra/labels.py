@@ -1,0 +1,40 @@
+"""The ``app.kubernetes.io/*`` labels every object carries, and the selectors that never change."""
+
+from __future__ import annotations
+
+PART_OF = "todo-evolution"
+MANAGED_BY = "pulumi"
+
+
+def selector_labels(name: str, instance: str, component: str) -> dict[str, str]:
+    """The minimal, immutable selector (name + instance + component).
+
+    Selectors of Deployments and StatefulSets cannot change after creation, so they hold only
+    what identifies a workload for its whole life: never the version or the environment.
+    """
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def standard_labels(name: str, instance: str, component: str, version: str) -> dict[str, str]:
+    """The selector labels plus the descriptive ones Kubernetes recommends."""
+    return {
+        **selector_labels(name, instance, component),
+        "app.kubernetes.io/version": version[:63],
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def image_version(image: str) -> str:
+    """The tag of a pinned image reference (``repo:tag`` or ``repo:tag@sha256:...``)."""
+    without_digest = image.split("@", 1)[0]
+    _, _, tag = without_digest.rpartition(":")
+    if not tag or "/" in tag:
+        raise ValueError(f"image {image!r} has no tag: pin every image to a version")
+    if tag == "latest":
+        raise ValueError(f"image {image!r} uses 'latest': pin every image to a version")
+    return tag
