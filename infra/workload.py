@@ -1,0 +1,149 @@
+"""Hardened containers and pod specs: what every workload is built from.
+
+Components describe what differs (image, size, probes, ports, mounts); this module adds what
+never differs: the security contexts of :mod:`infra.security`, requests and limits from
+:mod:`infra.sizes`, a pinned image, no service-account token unless asked for, and the
+spreading rule for replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+
+from infra.labels import image_version
+from infra.probes import Probes
+from infra.security import DEFAULT_UID, container_security_context, pod_security_context
+from infra.sizes import Size, requirements
+
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+
+
+def object_meta(
+    name: str,
+    *,
+    namespace: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str] | None = None,
+) -> meta.ObjectMetaArgs:
+    """Metadata with an explicit name, so Pulumi does not add a random suffix."""
+    return meta.ObjectMetaArgs(
+        name=name,
+        namespace=namespace,
+        labels=dict(labels),
+        annotations=dict(annotations) if annotations else None,
+    )
+
+
+def container(
+    name: str,
+    *,
+    image: str,
+    size: Size,
+    probes: Probes | None = None,
+    ports: Sequence[core.ContainerPortArgs] = (),
+    env: Sequence[core.EnvVarArgs] = (),
+    env_from: Sequence[core.EnvFromSourceArgs] = (),
+    volume_mounts: Sequence[core.VolumeMountArgs] = (),
+    command: Sequence[str] | None = None,
+    args: Sequence[str] | None = None,
+    uid: int = DEFAULT_UID,
+) -> core.ContainerArgs:
+    """A container with the hardened context, its resources and a pinned image.
+
+    ``probes`` is required of long-running containers and left out for init containers and
+    jobs, which run to completion. The image must carry a tag other than ``latest``.
+    """
+    image_version(image)
+    return core.ContainerArgs(
+        name=name,
+        image=image,
+        image_pull_policy="IfNotPresent",
+        command=list(command) if command is not None else None,
+        args=list(args) if args is not None else None,
+        ports=list(ports) or None,
+        env=list(env) or None,
+        env_from=list(env_from) or None,
+        volume_mounts=list(volume_mounts) or None,
+        resources=requirements(size),
+        security_context=container_security_context(uid),
+        liveness_probe=probes.liveness if probes else None,
+        readiness_probe=probes.readiness if probes else None,
+        startup_probe=probes.startup if probes else None,
+    )
+
+
+def pod_spec(
+    *,
+    containers: Sequence[core.ContainerArgs],
+    service_account_name: str,
+    init_containers: Sequence[core.ContainerArgs] = (),
+    volumes: Sequence[core.VolumeArgs] = (),
+    affinity: core.AffinityArgs | None = None,
+    automount_service_account_token: bool = False,
+    uid: int = DEFAULT_UID,
+    restart_policy: str | None = None,
+    termination_grace_period_seconds: int | None = None,
+) -> core.PodSpecArgs:
+    """A pod spec with the hardened pod context and no API token unless the pod calls the API.
+
+    Service links are off: the environment gets only what the ConfigMap and Secrets say, not
+    one variable per Service in the namespace.
+    """
+    return core.PodSpecArgs(
+        service_account_name=service_account_name,
+        automount_service_account_token=automount_service_account_token,
+        enable_service_links=False,
+        security_context=pod_security_context(uid),
+        init_containers=list(init_containers) or None,
+        containers=list(containers),
+        volumes=list(volumes) or None,
+        affinity=affinity,
+        restart_policy=restart_policy,
+        termination_grace_period_seconds=termination_grace_period_seconds,
+    )
+
+
+def pod_template(
+    *,
+    labels: Mapping[str, str],
+    spec: core.PodSpecArgs,
+    annotations: Mapping[str, str] | None = None,
+) -> core.PodTemplateSpecArgs:
+    """The pod template of a Deployment, StatefulSet or Job."""
+    return core.PodTemplateSpecArgs(
+        metadata=meta.ObjectMetaArgs(
+            labels=dict(labels), annotations=dict(annotations) if annotations else None
+        ),
+        spec=spec,
+    )
+
+
+def anti_affinity(
+    selector: Mapping[str, str], *, required: bool, topology_key: str = HOSTNAME_TOPOLOGY
+) -> core.AffinityArgs:
+    """Spread a workload's replicas over nodes.
+
+    ``required`` refuses to schedule two replicas on one node (quorum systems such as Kafka,
+    where losing a node must not lose a majority). Otherwise the scheduler only prefers to
+    spread, so a small cluster still runs every replica.
+    """
+    term = core.PodAffinityTermArgs(
+        label_selector=meta.LabelSelectorArgs(match_labels=dict(selector)),
+        topology_key=topology_key,
+    )
+    if required:
+        return core.AffinityArgs(
+            pod_anti_affinity=core.PodAntiAffinityArgs(
+                required_during_scheduling_ignored_during_execution=[term]
+            )
+        )
+    return core.AffinityArgs(
+        pod_anti_affinity=core.PodAntiAffinityArgs(
+            preferred_during_scheduling_ignored_during_execution=[
+                core.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=term)
+            ]
+        )
+    )
