@@ -1,0 +1,45 @@
+"""The namespace every object of the platform lives in."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+
+from infra.component import ComponentArgs
+from infra.labels import MANAGED_BY, PART_OF
+
+
+class NamespaceArgs(ComponentArgs):
+    """The namespace's name is ``namespace``; ``instance`` is recorded in its labels."""
+
+
+class Namespace(pulumi.ComponentResource):
+    """A namespace that enforces the ``restricted`` Pod Security Standard.
+
+    The admission controller then rejects any pod that a future change forgets to harden, a
+    second line behind :mod:`infra.security`.
+    """
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:Namespace", name, None, opts)
+        namespace = core.Namespace(
+            f"{name}-namespace",
+            metadata=meta.ObjectMetaArgs(
+                name=args.namespace,
+                labels={
+                    "app.kubernetes.io/instance": args.instance,
+                    "app.kubernetes.io/part-of": PART_OF,
+                    "app.kubernetes.io/managed-by": MANAGED_BY,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = namespace.metadata.name
+        self.register_outputs({"name": self.name})
