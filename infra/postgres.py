@@ -1,0 +1,168 @@
+"""PostgreSQL 16: one primary in a StatefulSet, its volume, a metrics sidecar and two Services.
+
+One primary, on purpose. More pods of the official image would be separate databases, not
+replicas; streaming replication and failover need an operator (CloudNativePG) or a managed
+database, which a later stack may swap in behind the same client Service name. So there is
+no replica count to set and no PodDisruptionBudget (a budget on one pod would block drains).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes.core.v1 as core
+from pydantic import Field, field_validator
+
+from infra.component import ComponentArgs, SettingsModel, child_options
+from infra.labels import image_version
+from infra.probes import exec_probes, http_probes
+from infra.secrets import POSTGRES_PASSWORD_KEY
+from infra.security import scratch_volume
+from infra.sizes import Size
+from infra.stateful import (
+    StatefulNames,
+    StorageSettings,
+    secret_env,
+    services,
+    stateful_set,
+    tcp_port,
+    volume_claim,
+)
+from infra.workload import container, pod_spec, pod_template
+
+POSTGRES_PORT = 5432
+EXPORTER_PORT = 9187
+POSTGRES_UID = 70
+"""The ``postgres`` user of the Alpine image; the data directory must belong to it."""
+EXPORTER_UID = 65534
+DATA_DIR = "/var/lib/postgresql/data"
+
+
+class PostgresSettings(SettingsModel):
+    """What a stack may set about PostgreSQL."""
+
+    image: str = Field(default="postgres:16.9-alpine", description="PostgreSQL 16 image, pinned.")
+    exporter_image: str = Field(
+        default="quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+        description="Prometheus postgres_exporter sidecar image, pinned.",
+    )
+    size: Size = Field(default="small", description="Resources of the database container.")
+    exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Data volume (prod: 50Gi)."
+    )
+    database: str = Field(default="todo", description="Database the service uses.")
+    user: str = Field(default="todo", description="Role the service connects as (the owner).")
+
+    @field_validator("image", "exporter_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        image_version(value)
+        return value
+
+    @field_validator("database", "user")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not value.isidentifier() or not value.islower():
+            raise ValueError(f"{value!r} must be a lower-case identifier (letters, digits, '_')")
+        return value
+
+
+class PostgresArgs(ComponentArgs):
+    settings: PostgresSettings
+    secret_name: str
+    service_account_name: str
+
+
+def postgres_names(instance: str, image: str) -> StatefulNames:
+    return StatefulNames(instance=instance, app="postgresql", component="postgres", image=image)
+
+
+class Postgres(pulumi.ComponentResource):
+    """The database server; ``host``/``port`` are what the service's URL points at."""
+
+    host: str
+    port: int
+
+    def __init__(
+        self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:Postgres", name, None, opts)
+        child = child_options(self, opts)
+        settings = args.settings
+        names = postgres_names(args.instance, settings.image)
+        password = secret_env(
+            "POSTGRES_PASSWORD", secret_name=args.secret_name, key=POSTGRES_PASSWORD_KEY
+        )
+        ready = ["pg_isready", "-h", "127.0.0.1", "-U", settings.user, "-d", settings.database]
+        database = container(
+            "postgres",
+            image=settings.image,
+            size=settings.size,
+            uid=POSTGRES_UID,
+            ports=[core.ContainerPortArgs(name="postgres", container_port=POSTGRES_PORT)],
+            env=[
+                core.EnvVarArgs(name="POSTGRES_USER", value=settings.user),
+                core.EnvVarArgs(name="POSTGRES_DB", value=settings.database),
+                password,
+                # A subdirectory, so initdb does not trip over the volume's lost+found.
+                core.EnvVarArgs(name="PGDATA", value=f"{DATA_DIR}/pgdata"),
+            ],
+            volume_mounts=[
+                core.VolumeMountArgs(name="data", mount_path=DATA_DIR),
+                core.VolumeMountArgs(name="run", mount_path="/var/run/postgresql"),
+                core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108 - an emptyDir
+            ],
+            probes=exec_probes(liveness=ready, readiness=ready, startup_seconds=180),
+        )
+        exporter = container(
+            "metrics",
+            image=settings.exporter_image,
+            size=settings.exporter_size,
+            uid=EXPORTER_UID,
+            ports=[core.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT)],
+            env=[
+                core.EnvVarArgs(
+                    name="DATA_SOURCE_URI",
+                    value=f"127.0.0.1:{POSTGRES_PORT}/{settings.database}?sslmode=disable",
+                ),
+                core.EnvVarArgs(name="DATA_SOURCE_USER", value=settings.user),
+                secret_env(
+                    "DATA_SOURCE_PASS", secret_name=args.secret_name, key=POSTGRES_PASSWORD_KEY
+                ),
+            ],
+            probes=http_probes(port="metrics", liveness_path="/", readiness_path="/"),
+        )
+        spec = pod_spec(
+            containers=[database, exporter],
+            service_account_name=args.service_account_name,
+            volumes=[scratch_volume("run", memory=True), scratch_volume("tmp")],
+            uid=POSTGRES_UID,
+            # A clean shutdown writes a checkpoint; being killed means crash recovery on start.
+            termination_grace_period_seconds=60,
+        )
+        stateful_set(
+            f"{name}-statefulset",
+            names=names,
+            namespace=args.namespace,
+            replicas=1,
+            template=pod_template(
+                labels=names.labels,
+                spec=spec,
+                annotations={
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(EXPORTER_PORT),
+                },
+            ),
+            claims=[volume_claim("data", settings.storage)],
+            opts=child,
+        )
+        services(
+            name,
+            names=names,
+            namespace=args.namespace,
+            ports=[tcp_port("postgres", POSTGRES_PORT), tcp_port("metrics", EXPORTER_PORT)],
+            opts=child,
+        )
+        self.host = names.host(args.namespace)
+        self.port = POSTGRES_PORT
+        self.register_outputs({"host": self.host, "port": self.port})

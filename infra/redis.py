@@ -1,0 +1,152 @@
+"""Redis 7: the service's cache, with a password, an append-only file on a volume and metrics.
+
+The service treats Redis as a cache (it answers from PostgreSQL when Redis is away), so one
+instance is enough in every profile: there is no replica count and no PodDisruptionBudget.
+Persistence still matters: a restarted cache that comes back warm spares the database a burst.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes.core.v1 as core
+from pydantic import Field, field_validator
+
+from infra.component import ComponentArgs, SettingsModel, child_options
+from infra.labels import image_version
+from infra.probes import exec_probes, http_probes
+from infra.secrets import REDIS_PASSWORD_KEY
+from infra.security import scratch_volume
+from infra.sizes import Size
+from infra.stateful import (
+    StatefulNames,
+    StorageSettings,
+    secret_env,
+    services,
+    stateful_set,
+    tcp_port,
+    volume_claim,
+)
+from infra.workload import container, pod_spec, pod_template
+
+REDIS_PORT = 6379
+EXPORTER_PORT = 9121
+REDIS_UID = 999
+"""The ``redis`` user of the official image."""
+EXPORTER_UID = 59000
+"""The user redis_exporter's image runs as."""
+
+# The password goes into a config file on a memory-backed emptyDir rather than onto the command
+# line, where every process in the pod could read it from /proc.
+_START = (
+    'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /run/redis/redis.conf'
+    " && exec redis-server /run/redis/redis.conf"
+    " --appendonly yes --dir /data --maxmemory-policy allkeys-lru"
+)
+_PING = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG']
+
+
+class RedisSettings(SettingsModel):
+    """What a stack may set about Redis."""
+
+    image: str = Field(default="redis:7.4.2-alpine", description="Redis 7 image, pinned.")
+    exporter_image: str = Field(
+        default="oliver006/redis_exporter:v1.67.0",
+        description="Prometheus redis_exporter sidecar image, pinned.",
+    )
+    size: Size = Field(default="micro", description="Resources of the Redis container.")
+    exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Append-only-file volume (prod: 10Gi)."
+    )
+
+    @field_validator("image", "exporter_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        image_version(value)
+        return value
+
+
+class RedisArgs(ComponentArgs):
+    settings: RedisSettings
+    secret_name: str
+    service_account_name: str
+
+
+def redis_names(instance: str, image: str) -> StatefulNames:
+    return StatefulNames(instance=instance, app="redis", component="redis", image=image)
+
+
+class Redis(pulumi.ComponentResource):
+    """The cache server; ``host``/``port`` are what the service's Redis URL points at."""
+
+    host: str
+    port: int
+
+    def __init__(
+        self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:Redis", name, None, opts)
+        child = child_options(self, opts)
+        settings = args.settings
+        names = redis_names(args.instance, settings.image)
+        password = secret_env(
+            "REDIS_PASSWORD", secret_name=args.secret_name, key=REDIS_PASSWORD_KEY
+        )
+        server = container(
+            "redis",
+            image=settings.image,
+            size=settings.size,
+            uid=REDIS_UID,
+            command=["sh", "-c", _START],
+            ports=[core.ContainerPortArgs(name="redis", container_port=REDIS_PORT)],
+            env=[password],
+            volume_mounts=[
+                core.VolumeMountArgs(name="data", mount_path="/data"),
+                core.VolumeMountArgs(name="run", mount_path="/run/redis"),
+            ],
+            probes=exec_probes(liveness=_PING, readiness=_PING, startup_seconds=60),
+        )
+        exporter = container(
+            "metrics",
+            image=settings.exporter_image,
+            size=settings.exporter_size,
+            uid=EXPORTER_UID,
+            ports=[core.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT)],
+            env=[
+                core.EnvVarArgs(name="REDIS_ADDR", value=f"redis://127.0.0.1:{REDIS_PORT}"),
+                password,
+            ],
+            probes=http_probes(port="metrics", liveness_path="/health", readiness_path="/health"),
+        )
+        spec = pod_spec(
+            containers=[server, exporter],
+            service_account_name=args.service_account_name,
+            volumes=[scratch_volume("run", size_limit="1Mi", memory=True)],
+            uid=REDIS_UID,
+        )
+        stateful_set(
+            f"{name}-statefulset",
+            names=names,
+            namespace=args.namespace,
+            replicas=1,
+            template=pod_template(
+                labels=names.labels,
+                spec=spec,
+                annotations={
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(EXPORTER_PORT),
+                },
+            ),
+            claims=[volume_claim("data", settings.storage)],
+            opts=child,
+        )
+        services(
+            name,
+            names=names,
+            namespace=args.namespace,
+            ports=[tcp_port("redis", REDIS_PORT), tcp_port("metrics", EXPORTER_PORT)],
+            opts=child,
+        )
+        self.host = names.host(args.namespace)
+        self.port = REDIS_PORT
+        self.register_outputs({"host": self.host, "port": self.port})

@@ -1,0 +1,156 @@
+"""The shape every data service shares (PostgreSQL, Redis, Kafka).
+
+A StatefulSet whose pods keep their volume and their DNS name across restarts, a headless
+Service that gives each pod that name, a client Service for the applications, and the
+volume-claim template that asks for durable storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes.apps.v1 as apps
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+from pydantic import Field, field_validator
+
+from infra.component import SettingsModel
+from infra.labels import image_version, selector_labels, standard_labels
+from infra.naming import child_name, require_dns_label
+from infra.workload import object_meta
+
+
+class StorageSettings(SettingsModel):
+    """A persistent volume per pod."""
+
+    size_gi: int = Field(default=1, ge=1, le=16384, description="Volume size in GiB per pod.")
+    storage_class: str | None = Field(
+        default=None, description="StorageClass; unset uses the cluster's default class."
+    )
+
+    @field_validator("storage_class")
+    @classmethod
+    def _class_name(cls, value: str | None) -> str | None:
+        return None if value is None else require_dns_label(value, field="storageClass")
+
+
+class StatefulNames:
+    """The names and labels of one data service, derived once."""
+
+    def __init__(self, *, instance: str, app: str, component: str, image: str) -> None:
+        self.name = child_name(instance, component)
+        self.headless = child_name(self.name, "headless")
+        self.selector = selector_labels(app, instance, component)
+        self.labels = standard_labels(app, instance, component, image_version(image))
+
+    def meta(self, namespace: str, name: str | None = None) -> meta.ObjectMetaArgs:
+        return object_meta(name or self.name, namespace=namespace, labels=self.labels)
+
+    def host(self, namespace: str) -> str:
+        """The client Service's DNS name inside the cluster."""
+        return f"{self.name}.{namespace}.svc.cluster.local"
+
+    def pod_host(self, namespace: str, ordinal: int) -> str:
+        """The stable DNS name of one pod, through the headless Service."""
+        return f"{self.name}-{ordinal}.{self.headless}.{namespace}.svc.cluster.local"
+
+
+def volume_claim(name: str, storage: StorageSettings) -> core.PersistentVolumeClaimArgs:
+    """The claim template of a StatefulSet: one ReadWriteOnce volume per pod."""
+    return core.PersistentVolumeClaimArgs(
+        metadata=meta.ObjectMetaArgs(name=name),
+        spec=core.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=storage.storage_class,
+            resources=core.VolumeResourceRequirementsArgs(
+                requests={"storage": f"{storage.size_gi}Gi"}
+            ),
+        ),
+    )
+
+
+def services(
+    resource_name: str,
+    *,
+    names: StatefulNames,
+    namespace: str,
+    ports: Sequence[core.ServicePortArgs],
+    opts: pulumi.ResourceOptions,
+) -> tuple[core.Service, core.Service]:
+    """The headless Service (per-pod DNS, ready or not) and the client Service.
+
+    The headless one publishes pods before they are ready, because the members of a quorum
+    (Kafka controllers) must find each other to become ready at all.
+    """
+    headless = core.Service(
+        f"{resource_name}-headless",
+        metadata=names.meta(namespace, names.headless),
+        spec=core.ServiceSpecArgs(
+            cluster_ip="None",
+            publish_not_ready_addresses=True,
+            selector=names.selector,
+            ports=list(ports),
+        ),
+        opts=opts,
+    )
+    client = core.Service(
+        f"{resource_name}-service",
+        metadata=names.meta(namespace),
+        spec=core.ServiceSpecArgs(type="ClusterIP", selector=names.selector, ports=list(ports)),
+        opts=opts,
+    )
+    return headless, client
+
+
+def stateful_set(
+    resource_name: str,
+    *,
+    names: StatefulNames,
+    namespace: str,
+    replicas: int,
+    template: core.PodTemplateSpecArgs,
+    claims: Sequence[core.PersistentVolumeClaimArgs],
+    parallel: bool = False,
+    annotations: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions,
+) -> apps.StatefulSet:
+    """The StatefulSet; ``parallel`` starts all pods at once (quorum members wait for each other).
+
+    Volumes are kept when the StatefulSet is deleted or scaled down: data outlives a mistake.
+    """
+    return apps.StatefulSet(
+        resource_name,
+        metadata=object_meta(
+            names.name, namespace=namespace, labels=names.labels, annotations=annotations
+        ),
+        spec=apps.StatefulSetSpecArgs(
+            replicas=replicas,
+            service_name=names.headless,
+            selector=meta.LabelSelectorArgs(match_labels=names.selector),
+            pod_management_policy="Parallel" if parallel else "OrderedReady",
+            update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+            persistent_volume_claim_retention_policy=(
+                apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"
+                )
+            ),
+            template=template,
+            volume_claim_templates=list(claims),
+        ),
+        opts=opts,
+    )
+
+
+def secret_env(name: str, *, secret_name: str, key: str) -> core.EnvVarArgs:
+    """An environment variable read from one key of a Secret."""
+    return core.EnvVarArgs(
+        name=name,
+        value_from=core.EnvVarSourceArgs(
+            secret_key_ref=core.SecretKeySelectorArgs(name=secret_name, key=key)
+        ),
+    )
+
+
+def tcp_port(name: str, port: int) -> core.ServicePortArgs:
+    return core.ServicePortArgs(name=name, port=port, target_port=name, protocol="TCP")
