@@ -26,7 +26,7 @@ from infra.stateful import (
     tcp_port,
     volume_claim,
 )
-from infra.workload import container, pod_spec, pod_template
+from infra.workload import container, pod_spec, pod_template, scrape_annotations
 
 REDIS_PORT = 6379
 EXPORTER_PORT = 9121
@@ -132,10 +132,7 @@ class Redis(pulumi.ComponentResource):
             template=pod_template(
                 labels=names.labels,
                 spec=spec,
-                annotations={
-                    "prometheus.io/scrape": "true",
-                    "prometheus.io/port": str(EXPORTER_PORT),
-                },
+                annotations=scrape_annotations(EXPORTER_PORT),
             ),
             claims=[volume_claim("data", settings.storage)],
             opts=child,

@@ -121,6 +121,15 @@ def pod_template(
     )
 
 
+def scrape_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
+    """The pod annotations Prometheus' Kubernetes service discovery looks for."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": path,
+    }
+
+
 def anti_affinity(
     selector: Mapping[str, str], *, required: bool, topology_key: str = HOSTNAME_TOPOLOGY
 ) -> core.AffinityArgs:
