@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
 REPO = Path(__file__).resolve().parent.parent
-ENV_FILE = REPO / ".services.env"
 KAFKA_POM = REPO / "scripts" / "kafka" / "pom.xml"
 KAFKA_LOG_CONFIG = REPO / "scripts" / "kafka" / "log4j2.xml"
 
@@ -79,14 +78,19 @@ class Places:
 
     state: Path
     cache: Path
+    env_file: Path
 
     @staticmethod
     def from_environment() -> Places:
+        """Defaults, each overridable so a test can run a second, private set of servers."""
         state = os.environ.get("TODO_SERVICES_DIR") or str(
             Path(tempfile.gettempdir()) / f"todo-services-{os.getuid()}"
         )
         cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Places(state=Path(state), cache=Path(cache) / "todo-evolution")
+        env_file = os.environ.get("TODO_SERVICES_ENV_FILE") or str(REPO / ".services.env")
+        return Places(
+            state=Path(state), cache=Path(cache) / "todo-evolution", env_file=Path(env_file)
+        )
 
 
 def _is_root() -> bool:
@@ -238,7 +242,7 @@ class Service(ABC):
                     f"another port with {self.port_variable}=<port>"
                 )
         self.install()
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         pid = self.launch()
         self.pid_file.write_text(f"{pid}\n")
         self.wait_until_ready(pid, timeout)
@@ -703,16 +707,16 @@ def all_services(places: Places) -> dict[str, Service]:
     }
 
 
-def write_env_file(services: dict[str, Service]) -> None:
+def write_env_file(env_file: Path, services: dict[str, Service]) -> None:
     """Write the settings of every server; a reader probes before trusting any of them."""
     lines = [
         "# Written by scripts/services: connection settings of the development servers.\n",
     ]
     for service in services.values():
         lines.extend(f"{key}={value}\n" for key, value in service.env_lines().items())
-    partial = ENV_FILE.with_suffix(".partial")
+    partial = env_file.with_name(env_file.name + ".partial")
     partial.write_text("".join(lines))
-    partial.replace(ENV_FILE)
+    partial.replace(env_file)
 
 
 @contextlib.contextmanager
@@ -764,8 +768,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for action in actions[args.command]:
                     print(f"{service.name}: {action(service)}", flush=True)
             if args.command != "stop":
-                write_env_file(services)
-                print(f"services: settings in {ENV_FILE}")
+                write_env_file(places.env_file, services)
+                print(f"services: settings in {places.env_file}")
     except ServiceError as failure:
         print(f"services: error: {failure}", file=sys.stderr)
         return 1
