@@ -32,8 +32,8 @@ def standard_labels(name: str, instance: str, component: str, version: str) -> d
 def image_version(image: str) -> str:
     """The tag of a pinned image reference (``repo:tag`` or ``repo:tag@sha256:...``)."""
     without_digest = image.split("@", 1)[0]
-    _, _, tag = without_digest.rpartition(":")
-    if not tag or "/" in tag:
+    _, colon, tag = without_digest.rpartition(":")
+    if not colon or not tag or "/" in tag:
         raise ValueError(f"image {image!r} has no tag: pin every image to a version")
     if tag == "latest":
         raise ValueError(f"image {image!r} uses 'latest': pin every image to a version")

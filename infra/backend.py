@@ -1,0 +1,181 @@
+"""The API: ``todo-api serve`` behind a ClusterIP Service, with its schema migrated first.
+
+Start-up order is enforced inside the pod, where it cannot be skipped: an init container waits
+until PostgreSQL accepts connections, a second one runs ``todo-api migrate`` (Alembic upgrade
+head), and only then does the API container start. Several pods rolling out at once may each run
+the migration; Alembic's version table makes the second run a no-op.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes.core.v1 as core
+from pydantic import Field, field_validator
+
+from infra.component import child_options
+from infra.dapr.settings import DaprSettings
+from infra.dapr.sidecar import sidecar_annotations
+from infra.deployment import (
+    AppLabels,
+    AppWorkloadArgs,
+    app_budget,
+    app_deployment,
+    cluster_service,
+    http_service_port,
+    spread_affinity,
+)
+from infra.labels import image_version
+from infra.probes import http_probes
+from infra.security import scratch_volume
+from infra.sizes import Size
+from infra.workload import container, pod_spec
+
+API_PORT = 8000
+"""The port ``todo-api serve`` listens on; /healthz, /readyz and /metrics live there too."""
+SERVICE_PORT = 80
+APP_NAME = "todo-api"
+"""The app (and Dapr app id) of the API; the relay runs the same app in another role."""
+
+
+def app_env(config_map_name: str, secret_name: str) -> list[core.EnvFromSourceArgs]:
+    """The service's settings: the ConfigMap and Secret hold ``TODO_*`` keys, one per variable."""
+    return [
+        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
+        core.EnvFromSourceArgs(secret_ref=core.SecretEnvSourceArgs(name=secret_name)),
+    ]
+
+
+def prometheus_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
+    """The annotations Prometheus' Kubernetes pod discovery looks for."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": path,
+    }
+
+
+class BackendArgs(AppWorkloadArgs):
+    """The API Deployment: image, settings sources, database to wait for and Dapr."""
+
+    config_map_name: str = Field(description="ConfigMap with the non-secret `TODO_*` settings.")
+    secret_name: str = Field(
+        description="Secret with the secret `TODO_*` settings (database and Redis URLs, JWT).",
+    )
+    postgres_host: str = Field(description="PostgreSQL client Service host the init waits for.")
+    postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port.")
+    postgres_user: str = Field(
+        default="todo",
+        description="Role named in the readiness check; `pg_isready` needs one because the "
+        "non-root uid has no passwd entry to default to.",
+    )
+    wait_image: str = Field(
+        description="Pinned image with `pg_isready` (the PostgreSQL image the database runs)."
+    )
+    init_size: Size = Field(default="micro", description="Resources of each init container.")
+    dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecar settings.")
+    dapr_config_name: str = Field(description="Dapr Configuration the sidecar uses.")
+    startup_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=600,
+        description="Time the API may take to answer /healthz after start before liveness counts.",
+    )
+
+    @field_validator("wait_image")
+    @classmethod
+    def _pinned_wait_image(cls, value: str) -> str:
+        image_version(value)
+        return value
+
+
+class Backend(pulumi.ComponentResource):
+    """The API Deployment, its Service and (with more than one replica) its PDB."""
+
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:Backend", name, None, opts)
+        child = child_options(self, opts)
+        names = AppLabels(args, app=APP_NAME, component="backend")
+        env_from = app_env(args.config_map_name, args.secret_name)
+        tmp = core.VolumeMountArgs(name="tmp", mount_path="/tmp")  # noqa: S108  # an emptyDir
+
+        wait = container(
+            "wait-for-postgres",
+            image=args.wait_image,
+            size=args.init_size,
+            command=[
+                "sh",
+                "-c",
+                'until pg_isready -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -t 3; '
+                "do echo waiting for PostgreSQL; sleep 2; done",
+            ],
+            env=[
+                core.EnvVarArgs(name="PGHOST", value=args.postgres_host),
+                core.EnvVarArgs(name="PGPORT", value=str(args.postgres_port)),
+                core.EnvVarArgs(name="PGUSER", value=args.postgres_user),
+            ],
+        )
+        migrate = container(
+            "migrate",
+            image=args.image,
+            size=args.init_size,
+            command=["todo-api", "migrate"],
+            env_from=env_from,
+            volume_mounts=[tmp],
+        )
+        api = container(
+            "api",
+            image=args.image,
+            size=args.size,
+            # Binding all interfaces is what a pod's only container must do to be reachable.
+            command=["todo-api", "serve", "--host", "0.0.0.0", "--port", str(API_PORT)],  # noqa: S104
+            ports=[core.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
+            env_from=env_from,
+            volume_mounts=[tmp],
+            probes=http_probes(
+                port="http",
+                liveness_path="/healthz",
+                readiness_path="/readyz",
+                startup_seconds=args.startup_seconds,
+            ),
+        )
+        spec = pod_spec(
+            containers=[api],
+            init_containers=[wait, migrate],
+            service_account_name=args.service_account_name,
+            volumes=[scratch_volume("tmp")],
+            affinity=spread_affinity(args.spread, names.selector),
+        )
+        annotations = {
+            **prometheus_annotations(API_PORT),
+            **sidecar_annotations(
+                args.dapr, app_id=APP_NAME, app_port=API_PORT, config_name=args.dapr_config_name
+            ),
+        }
+        deployment = app_deployment(
+            f"{name}-deployment",
+            args=args,
+            names=names,
+            pod_spec=spec,
+            pod_annotations=annotations,
+            opts=child,
+        )
+        service = cluster_service(
+            f"{name}-service",
+            args=args,
+            names=names,
+            ports=[http_service_port(SERVICE_PORT)],
+            opts=child,
+        )
+        app_budget(f"{name}-pdb", args=args, names=names, opts=child)
+
+        self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
+        self.service_name = service.metadata.apply(lambda m: m.name or "")
+        self.selector = names.selector
+        self.register_outputs(
+            {"deployment_name": self.deployment_name, "service_name": self.service_name}
+        )

@@ -1,0 +1,1 @@
+"""Dapr on the platform: sidecar annotations, components, configuration and subscriptions."""

@@ -1,0 +1,164 @@
+"""The shared shape of the stateless app workloads (backend, relay, frontend).
+
+Each of them is a Deployment of hardened pods (:mod:`infra.workload`), spread over nodes, with a
+PodDisruptionBudget once it runs more than one replica (:mod:`infra.disruption`) and, when it
+serves traffic, a ClusterIP Service. What this module decides once for all three:
+
+- ``replicas`` is left out of the Deployment when an autoscaler owns the count; otherwise every
+  ``pulumi up`` would reset the count the HPA chose.
+- Rolling updates never take a serving pod away before its replacement is ready
+  (``maxUnavailable: 0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes.apps.v1 as apps
+import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
+import pulumi_kubernetes.policy.v1 as policy
+from pydantic import Field, ValidationInfo, field_validator
+
+from infra.component import ComponentArgs
+from infra.disruption import disruption_budget
+from infra.labels import image_version, selector_labels, standard_labels
+from infra.naming import child_name, require_dns_label
+from infra.sizes import Size
+from infra.workload import anti_affinity, object_meta, pod_template
+
+Spread = Literal["none", "preferred", "required"]
+
+
+class AppWorkloadArgs(ComponentArgs):
+    """What every app Deployment takes; component args add what is their own."""
+
+    image: str = Field(description="Container image, pinned to a tag other than `latest`.")
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Pod count; when `autoscaled`, the autoscaler's minimum (used for the PDB).",
+    )
+    autoscaled: bool = Field(
+        default=False,
+        description="An HPA owns the pod count: the Deployment leaves `replicas` unset so "
+        "`pulumi up` does not fight the autoscaler.",
+    )
+    size: Size = Field(default="small", description="Resource preset or explicit requests/limits.")
+    service_account_name: str = Field(
+        description="ServiceAccount the pods run as (its token is not mounted)."
+    )
+    spread: Spread = Field(
+        default="preferred",
+        description="Pod anti-affinity over nodes: `preferred` spreads when it can, `required` "
+        "refuses two replicas on one node, `none` lets the scheduler pack them.",
+    )
+    min_available: int | None = Field(
+        default=None,
+        ge=1,
+        description="PDB minAvailable; default all replicas but one. No PDB for one replica.",
+    )
+
+    @field_validator("service_account_name")
+    @classmethod
+    def _account_dns_label(cls, value: str, info: ValidationInfo) -> str:
+        return require_dns_label(value, field=info.field_name or "name")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str) -> str:
+        image_version(value)
+        return value
+
+
+class AppLabels:
+    """Names and labels of one app workload, derived once from its instance and role."""
+
+    def __init__(self, args: AppWorkloadArgs, *, app: str, component: str) -> None:
+        self.name = child_name(args.instance, component)
+        self.selector = selector_labels(app, args.instance, component)
+        self.labels = standard_labels(app, args.instance, component, image_version(args.image))
+
+    def meta(
+        self, namespace: str, *, role: str = "", annotations: Mapping[str, str] | None = None
+    ) -> meta.ObjectMetaArgs:
+        """Metadata of the workload's object ``role`` (``""`` for the Deployment itself)."""
+        return object_meta(
+            child_name(self.name, role) if role else self.name,
+            namespace=namespace,
+            labels=self.labels,
+            annotations=annotations,
+        )
+
+
+def spread_affinity(spread: Spread, selector: Mapping[str, str]) -> core.AffinityArgs | None:
+    """The pod anti-affinity a ``spread`` setting asks for."""
+    if spread == "none":
+        return None
+    return anti_affinity(selector, required=spread == "required")
+
+
+def app_deployment(
+    resource_name: str,
+    *,
+    args: AppWorkloadArgs,
+    names: AppLabels,
+    pod_spec: core.PodSpecArgs,
+    pod_annotations: Mapping[str, str] | None = None,
+    opts: pulumi.ResourceOptions,
+) -> apps.Deployment:
+    """The Deployment; ``pod_spec`` comes from :func:`infra.workload.pod_spec`."""
+    return apps.Deployment(
+        resource_name,
+        metadata=names.meta(args.namespace),
+        spec=apps.DeploymentSpecArgs(
+            replicas=None if args.autoscaled else args.replicas,
+            revision_history_limit=5,
+            selector=meta.LabelSelectorArgs(match_labels=names.selector),
+            strategy=apps.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=apps.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
+            ),
+            template=pod_template(labels=names.labels, spec=pod_spec, annotations=pod_annotations),
+        ),
+        opts=opts,
+    )
+
+
+def app_budget(
+    resource_name: str, *, args: AppWorkloadArgs, names: AppLabels, opts: pulumi.ResourceOptions
+) -> policy.PodDisruptionBudget | None:
+    """The workload's PodDisruptionBudget, when it runs more than one replica."""
+    return disruption_budget(
+        resource_name,
+        metadata=names.meta(args.namespace),
+        selector=names.selector,
+        replicas=args.replicas,
+        min_available=args.min_available,
+        opts=opts,
+    )
+
+
+def cluster_service(
+    resource_name: str,
+    *,
+    args: AppWorkloadArgs,
+    names: AppLabels,
+    ports: Sequence[core.ServicePortArgs],
+    opts: pulumi.ResourceOptions,
+) -> core.Service:
+    """A ClusterIP Service named like the workload, selecting its pods."""
+    return core.Service(
+        resource_name,
+        metadata=names.meta(args.namespace),
+        spec=core.ServiceSpecArgs(type="ClusterIP", selector=names.selector, ports=list(ports)),
+        opts=opts,
+    )
+
+
+def http_service_port(port: int, *, target: str = "http") -> core.ServicePortArgs:
+    """The Service port ``port`` forwarding to the container port named ``target``."""
+    return core.ServicePortArgs(name="http", port=port, target_port=target, protocol="TCP")
