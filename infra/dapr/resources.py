@@ -1,0 +1,116 @@
+"""The Dapr objects of a platform instance, each Component scoped to the apps that use it.
+
+Without ``scopes`` every Dapr-enabled app in the namespace would load every component, so the
+frontend's sidecar could read the state store. Here only the API (``subscriber_app_id``) gets
+the state store, the pub/sub, the binding and the subscriptions.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pydantic import Field
+
+from infra.component import ComponentArgs, child_options
+from infra.dapr.components import (
+    BINDING,
+    PUBSUB,
+    SECRET_STORE,
+    STATESTORE,
+    binding_spec,
+    pubsub_spec,
+    statestore_spec,
+)
+from infra.dapr.configuration import configuration_spec
+from infra.dapr.custom_resource import DaprResource
+from infra.dapr.settings import DaprSettings
+from infra.dapr.subscriptions import EVENT_KINDS, subscription_spec, topic
+from infra.labels import MANAGED_BY, PART_OF, selector_labels
+from infra.naming import child_name
+from infra.workload import object_meta
+
+COMPONENT_API = "dapr.io/v1alpha1"
+SUBSCRIPTION_API = "dapr.io/v2alpha1"
+
+
+def configuration_name(instance: str) -> str:
+    """The Configuration the sidecars name in ``dapr.io/config``."""
+    return child_name(instance, "dapr")
+
+
+class DaprArgs(ComponentArgs):
+    """Where the components connect and which app may use them."""
+
+    settings: DaprSettings = Field(default_factory=DaprSettings, description="Stack settings.")
+    redis_address: str = Field(description="`host:port` of the Redis client Service.")
+    secret_name: str = Field(description="Secret holding the Redis password.")
+    redis_password_key: str = Field(description="Key of the Redis password in `secret_name`.")
+    kafka_brokers: str = Field(description="Kafka bootstrap servers, comma-separated.")
+    subscriber_app_id: str = Field(
+        default="todo-api", description="Dapr app id allowed to use the components."
+    )
+    binding_topic: str = Field(
+        default=topic("updated"), description="Topic the output binding publishes to."
+    )
+
+
+class Dapr(pulumi.ComponentResource):
+    """Components ``statestore``, ``pubsub`` and the Kafka binding, the Configuration and one
+    Subscription per task topic."""
+
+    configuration_name: str
+
+    def __init__(
+        self, name: str, args: DaprArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:Dapr", name, None, opts)
+        child = child_options(self, opts)
+        labels = {
+            **selector_labels("dapr", args.instance, "dapr"),
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+        }
+        scopes = [args.subscriber_app_id]
+        group = args.subscriber_app_id
+
+        components = {
+            STATESTORE: statestore_spec(
+                redis_address=args.redis_address,
+                secret_name=args.secret_name,
+                password_key=args.redis_password_key,
+            ),
+            PUBSUB: pubsub_spec(brokers=args.kafka_brokers, consumer_group=group),
+            BINDING: binding_spec(
+                brokers=args.kafka_brokers, consumer_group=group, publish_topic=args.binding_topic
+            ),
+        }
+        for component_name, spec in components.items():
+            DaprResource(
+                f"{name}-{component_name}",
+                api_version=COMPONENT_API,
+                kind="Component",
+                metadata=object_meta(component_name, namespace=args.namespace, labels=labels),
+                spec=spec,
+                scopes=scopes,
+                auth={"secretStore": SECRET_STORE},
+                opts=child,
+            )
+        self.configuration_name = configuration_name(args.instance)
+        DaprResource(
+            f"{name}-configuration",
+            api_version=COMPONENT_API,
+            kind="Configuration",
+            metadata=object_meta(self.configuration_name, namespace=args.namespace, labels=labels),
+            spec=configuration_spec(args.settings),
+            opts=child,
+        )
+        for kind in EVENT_KINDS:
+            DaprResource(
+                f"{name}-subscription-{kind}",
+                api_version=SUBSCRIPTION_API,
+                kind="Subscription",
+                metadata=object_meta(f"task-{kind}", namespace=args.namespace, labels=labels),
+                spec=subscription_spec(kind, pubsub=PUBSUB),
+                scopes=scopes,
+                opts=child,
+            )
+        self.register_outputs({"configuration_name": self.configuration_name})
