@@ -181,8 +181,11 @@ class Service(ABC):
     def log_file(self) -> Path: ...
 
     @abstractmethod
-    def install(self) -> None:
-        """Install what is missing; a no-op when everything is there."""
+    def missing_packages(self) -> list[str]:
+        """Debian packages this server needs that are not installed."""
+
+    def prepare(self) -> None:  # noqa: B027 (an optional hook: Redis needs nothing prepared)
+        """One-time work before the first launch (initdb, fetching jars); idempotent."""
 
     @abstractmethod
     def launch(self) -> int:
@@ -241,8 +244,8 @@ class Service(ABC):
                     f"scripts/services did not start ({_port_holder(port)}); stop it or choose "
                     f"another port with {self.port_variable}=<port>"
                 )
-        self.install()
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.prepare()
         pid = self.launch()
         self.pid_file.write_text(f"{pid}\n")
         self.wait_until_ready(pid, timeout)
@@ -327,9 +330,10 @@ class Postgres(Service):
             return ["runuser", "-u", "postgres", "--", *argv]
         return list(argv)
 
-    def install(self) -> None:
-        if self.bindir() is None:
-            _apt_install(["postgresql"])
+    def missing_packages(self) -> list[str]:
+        return ["postgresql"] if self.bindir() is None else []
+
+    def prepare(self) -> None:
         bindir = self.bindir()
         if bindir is None:
             raise ServiceError("postgresql is installed but no /usr/lib/postgresql/*/bin/postgres")
@@ -362,7 +366,7 @@ class Postgres(Service):
 
     def launch(self) -> int:
         bindir = self.bindir()
-        assert bindir is not None  # install() ran first
+        assert bindir is not None  # missing_packages() were installed first
         self.socket_dir.chmod(0o700)
         settings = {
             "listen_addresses": LOOPBACK,
@@ -458,13 +462,12 @@ class Redis(Service):
         cmdline = _process_cmdline(pid)
         return "redis-server" in cmdline and f"{LOOPBACK}:{self.port}" in cmdline
 
-    def install(self) -> None:
-        if shutil.which("redis-server") is None:
-            _apt_install(["redis-server"])
+    def missing_packages(self) -> list[str]:
+        return ["redis-server"] if shutil.which("redis-server") is None else []
 
     def launch(self) -> int:
         redis_server = shutil.which("redis-server")
-        assert redis_server is not None  # install() ran first
+        assert redis_server is not None  # missing_packages() were installed first
         return _spawn(
             [
                 redis_server,
@@ -543,21 +546,32 @@ class Kafka(Service):
         return found.group(1)
 
     @staticmethod
-    def java() -> str:
+    def _java_or_none() -> str | None:
         home = os.environ.get("JAVA_HOME")
         java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-        if java is None or not Path(java).exists():
+        return java if java is not None and Path(java).exists() else None
+
+    def java(self) -> str:
+        java = self._java_or_none()
+        if java is None:
             raise ServiceError(
-                "no `java` found (Kafka needs Java 17+): apt-get install openjdk-17-jre-headless"
+                "no `java` found: Kafka 4 needs Java 17 or newer (JAVA_HOME or PATH)"
             )
         return java
 
-    def install(self) -> None:
-        complete = self.libs.parent / "complete"
-        if complete.exists():
+    def missing_packages(self) -> list[str]:
+        # Java 17 is what Kafka 4 brokers need, and the one Debian bookworm ships.
+        missing = [] if self._java_or_none() else ["openjdk-17-jre-headless"]
+        if not self._jars_ready() and shutil.which("mvn") is None:
+            missing.append("maven")
+        return missing
+
+    def _jars_ready(self) -> bool:
+        return (self.libs.parent / "complete").exists()
+
+    def prepare(self) -> None:
+        if self._jars_ready():
             return
-        if shutil.which("mvn") is None:
-            _apt_install(["maven"])
         print(f"services: fetching Kafka {self.version()} jars with Maven", flush=True)
         staging = self.libs.parent / "libs.partial"
         shutil.rmtree(staging, ignore_errors=True)
@@ -576,7 +590,7 @@ class Kafka(Service):
         )
         shutil.rmtree(self.libs, ignore_errors=True)
         staging.rename(self.libs)
-        complete.write_text(f"kafka {self.version()}\n")
+        (self.libs.parent / "complete").write_text(f"kafka {self.version()}\n")
 
     @property
     def data(self) -> Path:
@@ -764,6 +778,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{service.name}: {line}")
             return 0 if healthy else 3
         with exclusive(places):
+            if args.command != "stop":
+                missing = sorted({name for s in chosen for name in s.missing_packages()})
+                if missing:
+                    _apt_install(missing)
             for service in chosen:
                 for action in actions[args.command]:
                     print(f"{service.name}: {action(service)}", flush=True)
