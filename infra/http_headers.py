@@ -19,3 +19,10 @@ SECURITY_HEADERS: dict[str, str] = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+ALLOWED_RESPONSE_HEADERS = ",".join(SECURITY_HEADERS)
+"""The ingress-nginx controller's ``global-allowed-response-headers`` value.
+
+The controller refuses a ``custom-headers`` ConfigMap naming any header not on that list (it
+answers 503 on every path of the Ingress), so the add-on install must set it from here.
+"""

@@ -38,3 +38,12 @@ def image_version(image: str) -> str:
     if tag == "latest":
         raise ValueError(f"image {image!r} uses 'latest': pin every image to a version")
     return tag
+
+
+def unversioned_labels(name: str, instance: str, component: str) -> dict[str, str]:
+    """Labels of objects that run no image (Ingress, Dapr resources, policies): no version."""
+    return {
+        **selector_labels(name, instance, component),
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }

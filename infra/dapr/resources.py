@@ -24,7 +24,7 @@ from infra.dapr.configuration import configuration_spec
 from infra.dapr.custom_resource import DaprResource
 from infra.dapr.settings import DaprSettings
 from infra.dapr.subscriptions import EVENT_KINDS, subscription_spec, topic
-from infra.labels import MANAGED_BY, PART_OF, selector_labels
+from infra.labels import unversioned_labels
 from infra.naming import child_name
 from infra.workload import object_meta
 
@@ -64,11 +64,7 @@ class Dapr(pulumi.ComponentResource):
     ) -> None:
         super().__init__("todo:infra:Dapr", name, None, opts)
         child = child_options(self, opts)
-        labels = {
-            **selector_labels("dapr", args.instance, "dapr"),
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
-        }
+        labels = unversioned_labels("dapr", args.instance, "dapr")
         scopes = [args.subscriber_app_id]
         group = args.subscriber_app_id
 
