@@ -1,0 +1,308 @@
+"""TodoPlatform: the whole application on one Kubernetes namespace, wired in dependency order.
+
+The order follows the architecture: Namespace, then settings and credentials, then accounts,
+then the data services (PostgreSQL, Redis, Kafka and its topics), then the app workloads.
+Ordering that matters at deploy time is explicit (``depends_on``): objects wait for their
+Namespace, the topics Job waits for Kafka, the app workloads wait for the data services.
+
+``PlatformArgs`` is everything a stack can set, already validated; ``stacks.config.StackConfig``
+extends it with the profile it came from. The platform reads no config and knows no
+environment names: dev, staging and prod differ only in the data they pass.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pydantic import Field, SecretStr, model_validator
+
+from infra.app_config import AppConfig, AppConfigArgs, AppSettings, config_map_name
+from infra.backend import SERVICE_PORT as API_SERVICE_PORT
+from infra.backend import Backend, BackendArgs
+from infra.component import SettingsModel
+from infra.dapr.settings import DaprSettings
+from infra.deployment import Spread
+from infra.frontend import SERVICE_PORT as WEB_SERVICE_PORT
+from infra.frontend import Frontend, FrontendArgs
+from infra.kafka import Kafka, KafkaArgs, KafkaSettings, bootstrap_servers
+from infra.kafka_topics import KafkaTopics, KafkaTopicsArgs, TopicSettings
+from infra.namespace import Namespace, NamespaceArgs
+from infra.naming import child_name, require_dns_label
+from infra.postgres import POSTGRES_PORT, Postgres, PostgresArgs, PostgresSettings, postgres_names
+from infra.rbac import Rbac, RbacArgs, service_account_name
+from infra.redis import REDIS_PORT, Redis, RedisArgs, RedisSettings, redis_names
+from infra.relay import Relay, RelayArgs
+from infra.secrets import Credentials, CredentialsArgs, secret_name
+from infra.sizes import Size
+
+WORKLOADS: tuple[str, ...] = (
+    "backend",
+    "relay",
+    "frontend",
+    "postgres",
+    "redis",
+    "kafka",
+    "kafka-exporter",
+    "kafka-topics",
+)
+"""Every workload, each with its own ServiceAccount."""
+
+
+class WorkloadSettings(SettingsModel):
+    """What a stack may set about one app Deployment (backend, relay, frontend)."""
+
+    image: str | None = Field(
+        default=None, description="Image, pinned; unset uses `appImage` (frontend: nginx)."
+    )
+    replicas: int = Field(
+        default=1, ge=1, le=100, description="Pods; with autoscaling, the autoscaler's minimum."
+    )
+    size: Size = Field(default="small", description="Resource preset or explicit numbers.")
+    spread: Spread = Field(
+        default="preferred", description="Anti-affinity over nodes: none, preferred, required."
+    )
+    min_available: int | None = Field(
+        default=None, ge=1, description="PDB minAvailable; default all replicas but one."
+    )
+
+    @model_validator(mode="after")
+    def _budget_below_replicas(self) -> WorkloadSettings:
+        if self.min_available is not None and 1 < self.replicas <= self.min_available:
+            raise ValueError(
+                f"minAvailable={self.min_available} must be below replicas={self.replicas}"
+            )
+        return self
+
+
+class PlatformArgs(SettingsModel):
+    """Everything that differs between deployments of the platform."""
+
+    namespace: str = Field(description="Namespace every object goes into.")
+    instance: str = Field(
+        default="todo", description="Instance name: prefix of every object name and label."
+    )
+    app_image: str = Field(
+        default="todo-evolution/todo-api:0.1.0",
+        description="Image of the bundled service (API, migrations and relay), pinned.",
+    )
+    app: AppSettings = Field(default_factory=AppSettings, description="Service settings.")
+    backend: WorkloadSettings = Field(default_factory=WorkloadSettings, description="The API.")
+    relay: WorkloadSettings = Field(
+        default_factory=WorkloadSettings, description="The outbox relay."
+    )
+    frontend: WorkloadSettings = Field(
+        default_factory=WorkloadSettings, description="The web UI server."
+    )
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings, description="Database.")
+    redis: RedisSettings = Field(default_factory=RedisSettings, description="Cache.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Event broker.")
+    topics: TopicSettings = Field(
+        default_factory=TopicSettings, description="Layout of the task.* topics."
+    )
+    dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecars.")
+    postgres_password: SecretStr = Field(
+        min_length=16, description="Database password (secret config, at least 16 characters)."
+    )
+    redis_password: SecretStr = Field(
+        min_length=16, description="Redis password (secret config, at least 16 characters)."
+    )
+    jwt_secret: SecretStr = Field(
+        min_length=32, description="JWT signing key (secret config, at least 32 characters)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlatformArgs:
+        require_dns_label(self.namespace, field="namespace")
+        require_dns_label(self.instance, field="instance")
+        if self.topics.replication_factor > self.kafka.nodes:
+            raise ValueError(
+                f"topics.replicationFactor={self.topics.replication_factor} exceeds "
+                f"kafka.nodes={self.kafka.nodes}: a partition cannot have more copies than nodes"
+            )
+        return self
+
+
+class TodoPlatform(pulumi.ComponentResource):
+    """The application platform; its attributes are the stack's outputs."""
+
+    namespace: str
+    endpoints: dict[str, str]
+    kafka_bootstrap: str
+
+    def __init__(
+        self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:Platform", name, None, opts)
+        ns, instance = args.namespace, args.instance
+        namespace = Namespace(
+            f"{name}-namespace",
+            NamespaceArgs(namespace=ns, instance=instance),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        postgres_host = postgres_names(instance, args.postgres.image).host(ns)
+        redis_host = redis_names(instance, args.redis.image).host(ns)
+        bootstrap = bootstrap_servers(instance, ns)
+        secret = secret_name(instance)
+        settings_map = config_map_name(instance)
+        dapr_config = child_name(instance, "dapr")
+
+        AppConfig(
+            f"{name}-settings",
+            AppConfigArgs(
+                namespace=ns, instance=instance, settings=args.app, kafka_bootstrap=bootstrap
+            ),
+            opts=in_namespace,
+        )
+        Credentials(
+            f"{name}-credentials",
+            CredentialsArgs(
+                namespace=ns,
+                instance=instance,
+                postgres_password=args.postgres_password,
+                redis_password=args.redis_password,
+                jwt_secret=args.jwt_secret,
+                postgres_host=postgres_host,
+                postgres_port=POSTGRES_PORT,
+                postgres_database=args.postgres.database,
+                postgres_user=args.postgres.user,
+                redis_host=redis_host,
+                redis_port=REDIS_PORT,
+            ),
+            opts=in_namespace,
+        )
+        Rbac(
+            f"{name}-rbac",
+            RbacArgs(
+                namespace=ns,
+                instance=instance,
+                workloads=WORKLOADS,
+                secret_readers=("backend",) if args.dapr.enabled else (),
+                secret_name=secret,
+            ),
+            opts=in_namespace,
+        )
+
+        def account(workload: str) -> str:
+            return service_account_name(instance, workload)
+
+        postgres = Postgres(
+            f"{name}-postgres",
+            PostgresArgs(
+                namespace=ns,
+                instance=instance,
+                settings=args.postgres,
+                secret_name=secret,
+                service_account_name=account("postgres"),
+            ),
+            opts=in_namespace,
+        )
+        redis = Redis(
+            f"{name}-redis",
+            RedisArgs(
+                namespace=ns,
+                instance=instance,
+                settings=args.redis,
+                secret_name=secret,
+                service_account_name=account("redis"),
+            ),
+            opts=in_namespace,
+        )
+        kafka = Kafka(
+            f"{name}-kafka",
+            KafkaArgs(
+                namespace=ns,
+                instance=instance,
+                settings=args.kafka,
+                service_account_name=account("kafka"),
+                exporter_service_account_name=account("kafka-exporter"),
+            ),
+            opts=in_namespace,
+        )
+        KafkaTopics(
+            f"{name}-topics",
+            KafkaTopicsArgs(
+                namespace=ns,
+                instance=instance,
+                settings=args.topics,
+                image=args.kafka.image,
+                bootstrap=kafka.bootstrap,
+                service_account_name=account("kafka-topics"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, kafka]),
+        )
+
+        after_data = pulumi.ResourceOptions(
+            parent=self, depends_on=[namespace, postgres, redis, kafka]
+        )
+        backend = Backend(
+            f"{name}-backend",
+            BackendArgs(
+                namespace=ns,
+                instance=instance,
+                **_workload(args.backend, args.app_image),
+                service_account_name=account("backend"),
+                config_map_name=settings_map,
+                secret_name=secret,
+                postgres_host=postgres_host,
+                postgres_port=POSTGRES_PORT,
+                postgres_user=args.postgres.user,
+                wait_image=args.postgres.image,
+                dapr=args.dapr,
+                dapr_config_name=dapr_config,
+            ),
+            opts=after_data,
+        )
+        Relay(
+            f"{name}-relay",
+            RelayArgs(
+                namespace=ns,
+                instance=instance,
+                **_workload(args.relay, args.app_image),
+                service_account_name=account("relay"),
+                config_map_name=settings_map,
+                secret_name=secret,
+            ),
+            opts=after_data,
+        )
+        frontend = Frontend(
+            f"{name}-frontend",
+            FrontendArgs(
+                namespace=ns,
+                instance=instance,
+                **_workload(args.frontend, None),
+                service_account_name=account("frontend"),
+                dapr=args.dapr,
+                dapr_config_name=dapr_config,
+            ),
+            opts=in_namespace,
+        )
+
+        self.namespace = ns
+        self.kafka_bootstrap = kafka.bootstrap
+        self.endpoints = {
+            "api": f"http://{child_name(instance, 'backend')}.{ns}.svc.cluster.local:"
+            f"{API_SERVICE_PORT}",
+            "frontend": f"http://{child_name(instance, 'frontend')}.{ns}.svc.cluster.local:"
+            f"{WEB_SERVICE_PORT}",
+            "postgres": f"{postgres.host}:{postgres.port}",
+            "redis": f"{redis.host}:{redis.port}",
+            "kafka": kafka.bootstrap,
+        }
+        self.backend = backend
+        self.frontend = frontend
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "endpoints": self.endpoints,
+                "kafka_bootstrap": self.kafka_bootstrap,
+            }
+        )
+
+
+def _workload(settings: WorkloadSettings, default_image: str | None) -> dict[str, object]:
+    """The Args fields of an app workload that come straight from its settings."""
+    fields = settings.model_dump(exclude_none=True)
+    image = settings.image or default_image
+    if image is not None:
+        fields["image"] = image
+    return fields
