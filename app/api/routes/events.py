@@ -1,0 +1,82 @@
+"""Dapr's pub/sub contract: subscriptions on GET /dapr/subscribe, deliveries on POST.
+
+Each delivery answers 200 with ``{"status": ...}``: SUCCESS (applied, or already applied),
+RETRY (a transient failure: Dapr redelivers later), DROP (not one of our events: redelivery
+would not help). A failure that is none of these raises and answers 500, which Dapr retries.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import RuntimeDep
+from app.events.cloudevents import EventKind
+from app.events.handler import Outcome, parse
+
+router = APIRouter(tags=["events"])
+
+EVENT_ROUTE = "/events/task/{kind}"
+
+
+class DaprSubscription(BaseModel):
+    pubsubname: str
+    topic: str
+    route: str
+
+
+DaprStatusValue = Literal["SUCCESS", "RETRY", "DROP"]
+
+
+class DaprStatus(BaseModel):
+    status: DaprStatusValue
+
+
+_STATUS: dict[Outcome, DaprStatusValue] = {
+    Outcome.APPLIED: "SUCCESS",
+    Outcome.DUPLICATE: "SUCCESS",
+    Outcome.RETRY: "RETRY",
+    Outcome.DROP: "DROP",
+}
+
+
+@router.get("/dapr/subscribe")
+def subscriptions(runtime: RuntimeDep) -> list[DaprSubscription]:
+    settings = runtime.settings
+    return [
+        DaprSubscription(
+            pubsubname=settings.dapr_pubsub_name,
+            topic=settings.kafka_topic_prefix + kind.topic,
+            route=EVENT_ROUTE.format(kind=kind.value),
+        )
+        for kind in EventKind
+    ]
+
+
+@router.post(EVENT_ROUTE)
+async def deliver(
+    kind: EventKind,
+    request: Request,
+    runtime: RuntimeDep,
+    dapr_api_token: Annotated[str | None, Header()] = None,
+) -> DaprStatus:
+    expected = runtime.settings.dapr_app_token
+    if expected is not None and not hmac.compare_digest(
+        (dapr_api_token or "").encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong dapr-api-token")
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return DaprStatus(status="DROP")
+    event = parse(body) if isinstance(body, dict) else None
+    if event is None or event.kind is not kind:
+        runtime.metrics.events_consumed.labels(Outcome.DROP.value).inc()
+        return DaprStatus(status="DROP")
+    outcome = await run_in_threadpool(runtime.handler.handle, event)
+    return DaprStatus(status=_STATUS[outcome])

@@ -1,0 +1,15 @@
+"""The caller's counts, as maintained by the event consumer (not a query over tasks)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.deps import CurrentUser, RuntimeDep, SessionDep
+from app.schemas import Stats
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+
+
+@router.get("")
+def get_stats(user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> Stats:
+    return runtime.handler.stats(session, user.id)

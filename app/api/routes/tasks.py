@@ -1,0 +1,50 @@
+"""Task routes: thin; rules and queries live in app.services.tasks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import TaskServiceDep
+from app.models import TaskStatus
+from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskUpdate
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_task(data: TaskCreate, service: TaskServiceDep) -> TaskPublic:
+    return service.create(data)
+
+
+@router.get("")
+def list_tasks(
+    service: TaskServiceDep,
+    status: TaskStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+) -> TaskPage:
+    return service.list(status=status, limit=limit, cursor=cursor)
+
+
+@router.get("/{task_id}")
+def get_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
+    return service.get(task_id)
+
+
+@router.patch("/{task_id}")
+def update_task(task_id: uuid.UUID, data: TaskUpdate, service: TaskServiceDep) -> TaskPublic:
+    return service.update(task_id, data)
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_task(task_id: uuid.UUID, service: TaskServiceDep) -> Response:
+    service.delete(task_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{task_id}/complete")
+def complete_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
+    return service.complete(task_id)

@@ -1,0 +1,110 @@
+"""`todo-api`: serve | migrate | relay | consume.
+
+``relay`` and ``consume`` stop cleanly on SIGTERM (Kubernetes' stop signal): the batch or message
+in hand is finished, so a rolling update does not leave work half done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from app.core.config import Settings, get_settings
+from app.core.logs import configure_logging
+from app.metrics import Metrics
+from app.runtime import Runtime
+
+log = logging.getLogger("app.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="todo-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    commands.add_parser("relay", help="publish outbox events to Kafka until stopped")
+    commands.add_parser("consume", help="apply Kafka events to per-user stats until stopped")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        print(f"todo-api: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    match args.command:
+        case "serve":
+            return _serve(settings, args.host, args.port)
+        case "migrate":
+            return _migrate(settings)
+        case "relay":
+            return _relay(settings)
+        case _:
+            return _consume(settings)
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from app import migrate
+    from app.db import make_engine
+
+    engine = make_engine(settings)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    log.info("database schema is at the latest revision")
+    return 0
+
+
+def _relay(settings: Settings) -> int:
+    runtime = Runtime.open(settings, Metrics())
+    try:
+        relay = runtime.relay()
+        if relay is None:
+            log.error("the relay needs TODO_KAFKA_BOOTSTRAP_SERVERS")
+            return 2
+        relay.run(_stop_on_signals())
+    finally:
+        runtime.close()
+    return 0
+
+
+def _consume(settings: Settings) -> int:
+    from app.events.consumer import StatsConsumer
+
+    if not settings.kafka_bootstrap_servers:
+        log.error("the consumer needs TODO_KAFKA_BOOTSTRAP_SERVERS")
+        return 2
+    runtime = Runtime.open(settings, Metrics())
+    try:
+        StatsConsumer(
+            runtime.handler,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.kafka_consumer_group,
+            topic_prefix=settings.kafka_topic_prefix,
+        ).run(_stop_on_signals())
+    finally:
+        runtime.close()
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop

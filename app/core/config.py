@@ -1,0 +1,126 @@
+"""Service settings: environment variables with the ``TODO_`` prefix, validated once.
+
+With nothing set the service runs on its embedded default: SQLite in the working directory, no
+cache, events kept in the outbox. Only that default may run without a signing key (it generates
+one and says so loudly); anywhere else a missing or placeholder secret is an error, because
+tokens signed with a guessable key are forgeable.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE_URL = "sqlite:///./todo.db"
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "development", "dev", "todo"})
+
+log = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults are the embedded local run."""
+
+    model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore")
+
+    database_url: str = Field(
+        EMBEDDED_DATABASE_URL,
+        description="SQLAlchemy URL. Default: SQLite file in the working directory.",
+    )
+    database_connect_timeout_seconds: int = Field(
+        3, ge=1, le=60, description="Connect timeout; short so an absent database answers 503."
+    )
+    redis_url: str | None = Field(None, description="Cache; unset means no cache.")
+    redis_key_prefix: str = Field("todo:", description="Namespace for every cache key.")
+    redis_timeout_seconds: float = Field(
+        0.25, gt=0, le=10, description="Socket timeout; short so a dead cache costs little."
+    )
+    cache_ttl_seconds: int = Field(
+        60, ge=1, le=86_400, description="Upper bound on staleness if an invalidation is missed."
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        None, description="Kafka brokers; unset means events wait in the outbox."
+    )
+    kafka_topic_prefix: str = Field(
+        "", description="Prepended to every topic name, for brokers shared by several stacks."
+    )
+    kafka_consumer_group: str = Field("todo-stats", description="Group of `todo-api consume`.")
+    kafka_message_timeout_ms: int = Field(
+        30_000,
+        ge=1_000,
+        le=600_000,
+        description="How long the relay's producer tries one delivery before reporting failure.",
+    )
+    relay_in_process: bool = Field(False, description="Run the relay inside `serve` (local).")
+    relay_batch_size: int = Field(
+        5_000, ge=1, le=100_000, description="Outbox rows claimed, produced and marked per batch."
+    )
+    relay_idle_seconds: float = Field(
+        0.2, gt=0, le=60, description="Pause between polls when the outbox is empty."
+    )
+    relay_max_backoff_seconds: float = Field(
+        30.0, gt=0, le=600, description="Cap of the exponential backoff while the broker is away."
+    )
+    event_source: str = Field("/todo-api", description="CloudEvents `source` of our events.")
+    dapr_pubsub_name: str = Field("pubsub", description="Dapr pub/sub component we subscribe to.")
+    dapr_app_token: SecretStr | None = Field(
+        None,
+        description="If set, event deliveries must carry it in `dapr-api-token` (Dapr's "
+        "APP_API_TOKEN), so only the sidecar can post events.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 signing key; generated only for the embedded SQLite default."
+    )
+    jwt_ttl_minutes: int = Field(60, ge=1, le=10_080, description="Lifetime of issued tokens.")
+    login_max_failures: int = Field(
+        10, ge=1, le=10_000, description="Failed logins allowed per username and per client IP."
+    )
+    login_window_seconds: int = Field(
+        300, ge=1, le=86_400, description="Window over which failed logins are counted."
+    )
+    password_hash_memory_kib: int = Field(
+        65_536, ge=8_192, le=1_048_576, description="Argon2id memory cost (RFC 9106 default)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _signing_key(self) -> Settings:
+        if self.jwt_secret is None:
+            if not self.is_sqlite:
+                raise ValueError(
+                    "TODO_JWT_SECRET is required when TODO_DATABASE_URL is not SQLite "
+                    "(only the embedded default may generate a development key)"
+                )
+            log.warning(
+                "TODO_JWT_SECRET is not set: generated a random DEVELOPMENT signing key. "
+                "Tokens stop working when this process exits. Never run like this in production."
+            )
+            self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
+        elif not self.is_sqlite:
+            value = self.jwt_secret.get_secret_value()
+            if len(value) < MIN_SECRET_LENGTH or value.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"TODO_JWT_SECRET must be at least {MIN_SECRET_LENGTH} random characters "
+                    f"(got {len(value)} characters)"
+                )
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        assert self.jwt_secret is not None, "set by the validator"
+        return self.jwt_secret.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

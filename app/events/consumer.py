@@ -1,0 +1,76 @@
+"""`todo-api consume`: the stats handler behind a native Kafka consumer group.
+
+Offsets are committed only after the handler has applied (or deliberately dropped) a message,
+so a crash redelivers rather than loses; the handler's dedupe makes redelivery harmless. A
+transient failure (database away) keeps the partition on the same message and retries with
+backoff: within a partition, events of one task stay in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message
+
+from app.events.cloudevents import EventKind
+from app.events.handler import Outcome, StatsHandler, parse
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def topics(prefix: str) -> list[str]:
+    return [prefix + kind.topic for kind in EventKind]
+
+
+class StatsConsumer:
+    def __init__(
+        self,
+        handler: StatsHandler,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topic_prefix: str,
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        self._handler = handler
+        self._topics = topics(topic_prefix)
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "error_cb": lambda error: log.warning("kafka: %s", error.str()),
+                **(extra_config or {}),
+            }
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        self._consumer.subscribe(self._topics)
+        try:
+            while not stop.is_set():
+                for message in self._consumer.consume(num_messages=500, timeout=0.5):
+                    if not self._process(message, stop):
+                        return
+        finally:
+            self._consumer.close()
+
+    def _process(self, message: Message, stop: threading.Event) -> bool:
+        """Handle one message until applied or dropped; False if stopped while retrying."""
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka: %s", error.str())
+            return True
+        backoff = 0.5
+        event = parse(message.value() or b"")
+        while event is not None and self._handler.handle(event) is Outcome.RETRY:
+            if stop.wait(backoff):
+                return False
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        self._consumer.commit(message=message, asynchronous=True)
+        return True

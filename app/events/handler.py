@@ -1,0 +1,132 @@
+"""The one event handler: keeps per-user stats, applying each event exactly once.
+
+Delivery is at least once (the relay republishes after a crash, Dapr and Kafka redeliver after a
+timeout), so the handler dedupes: it records the event id in ``processed_events`` in the same
+transaction as the stats change. A second delivery hits the primary key and changes nothing;
+a crash before commit leaves neither the id nor the effect.
+
+Both entry points use it: the Dapr route and the native Kafka consumer. They map its outcome to
+their own protocol (Dapr's SUCCESS/RETRY/DROP; commit or not commit the offset).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.logs import request_id_var
+from app.db import is_transient
+from app.events.cloudevents import EventKind, TaskEvent
+from app.metrics import Metrics
+from app.models import ProcessedEvent, TaskStatus, UserStats, utcnow
+from app.schemas import Stats
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    DROP = "drop"
+    RETRY = "retry"
+
+
+def parse(raw: bytes | str | dict[str, Any]) -> TaskEvent | None:
+    """The event, or None if the input is not one of our CloudEvents."""
+    try:
+        if isinstance(raw, dict):
+            return TaskEvent.model_validate(raw)
+        return TaskEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("dropping malformed event: %s", exc.errors(include_input=False))
+        return None
+
+
+def stats_delta(event: TaskEvent) -> Counter[str]:
+    """How one event changes its user's counts."""
+    status = event.data.task.status.value
+    delta: Counter[str] = Counter()
+    match event.kind:
+        case EventKind.CREATED:
+            delta.update(total=1, **{status: 1})
+        case EventKind.DELETED:
+            delta.update(total=-1, **{status: -1})
+        case EventKind.UPDATED | EventKind.COMPLETED:
+            previous = event.data.previous_status
+            if previous is not None and previous.value != status:
+                delta.update(**{previous.value: -1, status: 1})
+    return delta
+
+
+class StatsHandler:
+    def __init__(self, sessions: sessionmaker[Session], metrics: Metrics) -> None:
+        self._sessions = sessions
+        self._metrics = metrics
+
+    def handle(self, event: TaskEvent) -> Outcome:
+        token = request_id_var.set(event.requestid)
+        try:
+            outcome = self._apply(event)
+        finally:
+            request_id_var.reset(token)
+        self._metrics.events_consumed.labels(outcome.value).inc()
+        return outcome
+
+    def _apply(self, event: TaskEvent) -> Outcome:
+        try:
+            with self._sessions() as session, session.begin():
+                session.add(ProcessedEvent(event_id=event.id))
+                session.flush()
+                delta = stats_delta(event)
+                if delta:
+                    _add(session.connection(), event.data.user_id, delta)
+        except IntegrityError:
+            log.info("event %s already applied", event.id, extra={"event_type": event.type})
+            return Outcome.DUPLICATE
+        except SQLAlchemyError as exc:
+            if is_transient(exc):
+                log.warning("event %s not applied, will retry: %s", event.id, exc)
+                return Outcome.RETRY
+            raise
+        log.info("event %s applied", event.id, extra={"event_type": event.type})
+        return Outcome.APPLIED
+
+    def stats(self, session: Session, user_id: uuid.UUID) -> Stats:
+        row = session.scalar(select(UserStats).where(UserStats.user_id == user_id))
+        if row is None:
+            return Stats(total=0, pending=0, completed=0)
+        return Stats(total=row.total, pending=row.pending, completed=row.completed)
+
+
+def _add(connection: Connection, user_id: uuid.UUID, delta: Counter[str]) -> None:
+    """Upsert in one statement, so concurrent first events of a user cannot collide."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    values = {
+        "user_id": user_id,
+        "total": delta["total"],
+        TaskStatus.PENDING.value: delta[TaskStatus.PENDING.value],
+        TaskStatus.COMPLETED.value: delta[TaskStatus.COMPLETED.value],
+        "updated_at": utcnow(),
+    }
+    statement = insert(UserStats).values(values)
+    table = UserStats.__table__.c
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.user_id],
+            set_={
+                "total": table.total + statement.excluded.total,
+                "pending": table.pending + statement.excluded.pending,
+                "completed": table.completed + statement.excluded.completed,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    )

@@ -1,0 +1,132 @@
+"""The transactional outbox: enqueue in the writer's transaction, claim and mark in the relay's.
+
+Guarantees, and where they come from:
+
+* **Atomic with the change.** ``enqueue`` only adds a row to the caller's session; the task row
+  and its event commit or roll back together.
+* **No double publishing between relays.** ``claim`` locks rows with ``FOR UPDATE SKIP LOCKED``
+  (PostgreSQL); a second relay skips locked rows instead of waiting for or re-reading them. The
+  locks are held until the claimer commits its "published" mark.
+* **Order per task.** Hazard: relay A has locked task T's event 1; relay B, skipping it, would
+  claim T's event 2 and could publish it first. So a claim keeps, for each task, only the rows
+  *before* the first unpublished row of that task that it does not hold. For one task, outbox ids
+  follow commit order (every writer locks the task row before inserting its event), so every
+  earlier event of a task is visible when a later one is.
+* **At least once.** Rows are marked only after the broker acknowledged them, so a crash between
+  the acknowledgement and the mark republishes; consumers dedupe by event id.
+
+SQLite has no row locks: there, run a single relay (the embedded default runs it in-process).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.events.cloudevents import TaskEvent
+from app.models import OutboxEvent, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    id: int
+    topic: str
+    task_id: uuid.UUID
+    payload: str
+
+
+def enqueue(session: Session, event: TaskEvent) -> None:
+    """Add the event to the caller's transaction; it is published only if that commits."""
+    session.add(
+        OutboxEvent(
+            event_id=event.id,
+            topic=event.kind.topic,
+            task_id=event.data.task.id,
+            payload=event.to_json(),
+            created_at=event.time,
+        )
+    )
+
+
+def claim(session: Session, limit: int) -> list[PendingEvent]:
+    """Lock up to ``limit`` unpublished rows that may be published now, in outbox order.
+
+    The locks last until the session's transaction ends; commit after ``mark_published``.
+    """
+    rows = session.execute(
+        select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.task_id, OutboxEvent.payload)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    claimed = [PendingEvent(*row) for row in rows]
+    cut = _first_foreign_row(session, claimed)
+    return [e for e in claimed if e.task_id not in cut or e.id < cut[e.task_id]]
+
+
+def _first_foreign_row(session: Session, claimed: Sequence[PendingEvent]) -> dict[uuid.UUID, int]:
+    """Per claimed task, the id of its first unpublished row that this claim does not hold."""
+    mine = {e.id for e in claimed}
+    last = claimed[-1].id
+    earlier = session.execute(
+        select(OutboxEvent.task_id, OutboxEvent.id)
+        .where(
+            OutboxEvent.published_at.is_(None),
+            OutboxEvent.task_id.in_({e.task_id for e in claimed}),
+            OutboxEvent.id <= last,
+        )
+        .order_by(OutboxEvent.id)
+    ).all()
+    cut: dict[uuid.UUID, int] = {}
+    for task_id, row_id in earlier:
+        if row_id not in mine and task_id not in cut:
+            cut[task_id] = row_id
+    return cut
+
+
+def deliverable_prefix(
+    events: Sequence[PendingEvent], delivered: Collection[int]
+) -> list[PendingEvent]:
+    """The events that may be marked: per task, those before its first undelivered one.
+
+    A later event of a task that was delivered after an earlier one failed stays unpublished,
+    so the next attempt sends both again in order (a duplicate, which consumers drop), rather
+    than leaving the earlier one to arrive after it.
+    """
+    blocked: set[uuid.UUID] = set()
+    result: list[PendingEvent] = []
+    for event in events:
+        if event.task_id in blocked:
+            continue
+        if event.id in delivered:
+            result.append(event)
+        else:
+            blocked.add(event.task_id)
+    return result
+
+
+def mark_published(session: Session, ids: Collection[int]) -> None:
+    """One UPDATE for the whole batch."""
+    if ids:
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(ids))
+            .values(published_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def backlog(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+        or 0
+    )

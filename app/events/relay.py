@@ -1,0 +1,169 @@
+"""The relay: moves outbox rows to Kafka, in batches, without losing or reordering them.
+
+One batch is one database transaction: claim (row locks, app.events.outbox), produce every row,
+flush once, mark the acknowledged ones in one UPDATE, commit. Throughput comes from the batch:
+one round trip to claim thousands of rows, one flush for all their deliveries, one UPDATE.
+
+The producer is idempotent with ``acks=all``: the broker drops the producer's own retries and
+keeps each partition in send order. The key is the task id, so all events of a task land in one
+partition, in outbox order. A row is marked only after its delivery report says the broker
+has it; ``flush`` waits longer than the producer's message timeout, so every row gets a
+definitive report within its batch and nothing is left in flight when the locks are released.
+
+When the broker is away the batch fails, its rows stay unpublished, and the relay backs off
+exponentially, checking the broker before it claims (and locks) rows again. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.events import outbox
+from app.events.outbox import PendingEvent
+from app.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# Extra time ``flush`` allows beyond the message timeout, so every delivery report arrives.
+FLUSH_GRACE_SECONDS = 5.0
+
+
+class KafkaPublisher:
+    """An idempotent producer that reports which events the broker acknowledged."""
+
+    def __init__(
+        self, bootstrap_servers: str, *, topic_prefix: str, message_timeout_ms: int
+    ) -> None:
+        self._config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "message.timeout.ms": message_timeout_ms,
+            # Large batches: the relay sends thousands of small records per flush.
+            "linger.ms": 5,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+            "error_cb": self._on_error,
+        }
+        self._prefix = topic_prefix
+        self._flush_timeout = message_timeout_ms / 1000 + FLUSH_GRACE_SECONDS
+        self._fatal: KafkaError | None = None
+        self._producer = Producer(self._config)
+
+    def publish(self, events: Sequence[PendingEvent]) -> set[int]:
+        """Send all events, wait for every report, return the ids the broker acknowledged."""
+        if self._fatal is not None:
+            # A fatal error (e.g. a fenced idempotent producer) ends this producer's life.
+            log.warning("recreating the Kafka producer after a fatal error: %s", self._fatal)
+            self._fatal = None
+            self._producer = Producer(self._config)
+        delivered: set[int] = set()
+
+        def report(event_id: int) -> Callable[[KafkaError | None, Message], None]:
+            def on_delivery(error: KafkaError | None, _message: Message) -> None:
+                if error is None:
+                    delivered.add(event_id)
+
+            return on_delivery
+
+        producer = self._producer
+        for event in events:
+            while True:
+                try:
+                    producer.produce(
+                        self._prefix + event.topic,
+                        value=event.payload.encode(),
+                        key=str(event.task_id).encode(),
+                        on_delivery=report(event.id),
+                    )
+                    break
+                except BufferError:
+                    # The local queue is full: let deliveries drain it, then try again.
+                    producer.poll(0.1)
+        remaining = producer.flush(self._flush_timeout)
+        if remaining:
+            log.error("%d deliveries unreported after flush; they stay in the outbox", remaining)
+        return delivered
+
+    def reachable(self, timeout: float) -> bool:
+        try:
+            self._producer.list_topics(timeout=timeout)
+        except KafkaException:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._producer.flush(self._flush_timeout)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal = error
+        log.warning("kafka: %s", error.str())
+
+
+class Relay:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        publisher: KafkaPublisher,
+        metrics: Metrics,
+        *,
+        batch_size: int,
+        idle_seconds: float,
+        max_backoff_seconds: float,
+    ) -> None:
+        self._sessions = sessions
+        self._publisher = publisher
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._idle = idle_seconds
+        self._max_backoff = max_backoff_seconds
+
+    def run_once(self) -> tuple[int, int]:
+        """Publish one batch; returns (published, failed)."""
+        with self._sessions() as session, session.begin():
+            events = outbox.claim(session, self._batch_size)
+            if not events:
+                return 0, 0
+            delivered = self._publisher.publish(events)
+            marked = outbox.deliverable_prefix(events, delivered)
+            outbox.mark_published(session, [event.id for event in marked])
+        self._count(events, {event.id for event in marked})
+        return len(marked), len(events) - len(marked)
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish until ``stop`` is set; back off while the broker or the database is away."""
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                if backoff and not self._publisher.reachable(timeout=min(backoff, 5.0)):
+                    published, failed = 0, 1
+                else:
+                    published, failed = self.run_once()
+            except Exception:  # the database may be away too; the loop must outlive it
+                log.exception("relay batch failed; rows stay in the outbox")
+                published, failed = 0, 1
+            if failed:
+                backoff = min(max(backoff * 2, 0.5), self._max_backoff)
+                log.warning("relay backing off %.1fs (%d events not acknowledged)", backoff, failed)
+                stop.wait(backoff)
+            else:
+                backoff = 0.0
+                if published < self._batch_size:
+                    stop.wait(self._idle)
+
+    def _count(self, events: Sequence[PendingEvent], marked: set[int]) -> None:
+        published = Counter(event.topic for event in events if event.id in marked)
+        failed = Counter(event.topic for event in events if event.id not in marked)
+        for topic, count in published.items():
+            self._metrics.events_published.labels(topic).inc(count)
+        for topic, count in failed.items():
+            self._metrics.events_failed.labels(topic).inc(count)

@@ -1,0 +1,76 @@
+"""Login throttling: failed attempts per username and per client IP, in fixed windows.
+
+Counters live in Redis when there is one, so every replica sees the same count; without Redis,
+or while it is away, each process counts alone (weaker, but logins keep working).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from redis import Redis, RedisError
+
+
+class LoginLimiter:
+    def __init__(
+        self,
+        client: Redis | None,
+        *,
+        prefix: str,
+        max_failures: int,
+        window_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._max = max_failures
+        self._window = window_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._local: dict[str, int] = {}
+
+    def retry_after(self, username: str, ip: str) -> int | None:
+        """Seconds until another attempt is allowed, or None if one is allowed now."""
+        counts = [self._count(key) for key in self._keys(username, ip)]
+        if max(counts) < self._max:
+            return None
+        return self._window - int(self._clock()) % self._window
+
+    def failed(self, username: str, ip: str) -> None:
+        for key in self._keys(username, ip):
+            self._increment(key)
+
+    def _keys(self, username: str, ip: str) -> tuple[str, str]:
+        window = int(self._clock()) // self._window
+        return (
+            f"{self._prefix}login:user:{username.lower()}:{window}",
+            f"{self._prefix}login:ip:{ip}:{window}",
+        )
+
+    def _count(self, key: str) -> int:
+        if self._client is not None:
+            try:
+                value = self._client.get(key)
+                return int(value) if value is not None else 0
+            except RedisError:
+                pass
+        with self._lock:
+            return self._local.get(key, 0)
+
+    def _increment(self, key: str) -> None:
+        if self._client is not None:
+            try:
+                with self._client.pipeline(transaction=True) as pipe:
+                    pipe.incr(key)
+                    pipe.expire(key, self._window)
+                    pipe.execute()
+                return
+            except RedisError:
+                pass
+        with self._lock:
+            window = key.rsplit(":", 1)[1]
+            # Drop counters of past windows so the in-process map cannot grow without bound.
+            self._local = {k: v for k, v in self._local.items() if k.endswith(f":{window}")}
+            self._local[key] = self._local.get(key, 0) + 1

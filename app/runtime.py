@@ -1,0 +1,104 @@
+"""Every client and collaborator of one process, wired in one place.
+
+Nothing here runs at import: ``Runtime.open`` is called by the FastAPI lifespan (``serve``) or
+by the ``relay``/``consume`` commands, and ``close`` releases what it opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrate
+from app.cache import TaskCache
+from app.core.config import Settings
+from app.core.security import Passwords, Tokens
+from app.db import make_engine, make_sessions
+from app.events.handler import StatsHandler
+from app.events.relay import KafkaPublisher, Relay
+from app.metrics import Metrics
+from app.ratelimit import LoginLimiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: Metrics
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis | None
+    cache: TaskCache
+    login_limiter: LoginLimiter
+    passwords: Passwords
+    tokens: Tokens
+    handler: StatsHandler
+
+    @classmethod
+    def open(cls, settings: Settings, metrics: Metrics) -> Runtime:
+        engine = make_engine(settings)
+        if settings.is_sqlite:
+            # The embedded default has no init container: bring the schema up to date here.
+            migrate.upgrade(engine)
+        sessions = make_sessions(engine)
+        redis = (
+            Redis.from_url(
+                settings.redis_url,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            )
+            if settings.redis_url
+            else None
+        )
+        return cls(
+            settings=settings,
+            metrics=metrics,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            cache=TaskCache(
+                redis,
+                prefix=settings.redis_key_prefix,
+                ttl_seconds=settings.cache_ttl_seconds,
+                on_error=metrics.cache_errors.inc,
+            ),
+            login_limiter=LoginLimiter(
+                redis,
+                prefix=settings.redis_key_prefix,
+                max_failures=settings.login_max_failures,
+                window_seconds=settings.login_window_seconds,
+            ),
+            passwords=Passwords.create(settings.password_hash_memory_kib),
+            tokens=Tokens(settings.signing_key, timedelta(minutes=settings.jwt_ttl_minutes)),
+            handler=StatsHandler(sessions, metrics),
+        )
+
+    def relay(self) -> Relay | None:
+        """A relay to Kafka, or None when no broker is configured (events wait in the outbox)."""
+        if not self.settings.kafka_bootstrap_servers:
+            log.warning("TODO_KAFKA_BOOTSTRAP_SERVERS is not set: events wait in the outbox")
+            return None
+        publisher = KafkaPublisher(
+            self.settings.kafka_bootstrap_servers,
+            topic_prefix=self.settings.kafka_topic_prefix,
+            message_timeout_ms=self.settings.kafka_message_timeout_ms,
+        )
+        return Relay(
+            self.sessions,
+            publisher,
+            self.metrics,
+            batch_size=self.settings.relay_batch_size,
+            idle_seconds=self.settings.relay_idle_seconds,
+            max_backoff_seconds=self.settings.relay_max_backoff_seconds,
+        )
+
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+        self.engine.dispose()

@@ -1,0 +1,42 @@
+"""Accounts: registration and password login."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.core.security import Passwords
+from app.models import User
+from app.schemas import UserCreate
+
+
+class UsernameTakenError(Exception):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"username {username!r} is already taken")
+
+
+def register(session: Session, passwords: Passwords, data: UserCreate) -> User:
+    user = User(username=data.username, password_hash=passwords.hash(data.password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # The unique index decides, so two concurrent registrations cannot both win.
+        session.rollback()
+        raise UsernameTakenError(data.username) from exc
+    return user
+
+
+def authenticate(
+    session: Session, passwords: Passwords, username: str, password: str
+) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    ok = passwords.verify(user.password_hash if user is not None else None, password)
+    return user if ok else None
+
+
+def get(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)
