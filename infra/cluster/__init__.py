@@ -1,0 +1,58 @@
+"""Optional cluster provisioning: one component per cloud, chosen by ``cluster.provider``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.cluster.settings import (
+    AksSettings,
+    ClusterSettings,
+    EksSettings,
+    GkeSettings,
+    NoCluster,
+    NodePool,
+)
+
+__all__ = [
+    "AksSettings",
+    "ClusterSettings",
+    "EksSettings",
+    "GkeSettings",
+    "NoCluster",
+    "NodePool",
+    "ProvisionedCluster",
+    "provision_cluster",
+]
+
+
+class ProvisionedCluster(Protocol):
+    """What every cloud component offers the rest of the stack."""
+
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    storage_class_name: str
+
+
+def provision_cluster(
+    name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None
+) -> ProvisionedCluster | None:
+    """The cluster component the settings ask for, or ``None`` to use an existing cluster.
+
+    The cloud SDKs are imported here, on demand, so a stack without a cloud cluster loads none.
+    """
+    if isinstance(settings, EksSettings):
+        from infra.cluster.eks import EksCluster, EksClusterArgs
+
+        return EksCluster(name, EksClusterArgs(settings=settings), opts)
+    if isinstance(settings, GkeSettings):
+        from infra.cluster.gke import GkeCluster, GkeClusterArgs
+
+        return GkeCluster(name, GkeClusterArgs(settings=settings), opts)
+    if isinstance(settings, AksSettings):
+        from infra.cluster.aks import AksCluster, AksClusterArgs
+
+        return AksCluster(name, AksClusterArgs(settings=settings), opts)
+    return None

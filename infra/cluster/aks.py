@@ -1,0 +1,144 @@
+"""An AKS cluster: a system pool for cluster add-ons, an autoscaling user pool for the app.
+
+The system pool carries the ``CriticalAddonsOnly`` taint, so the application never competes
+with CoreDNS or the metrics server for a node. The cluster runs under a system-assigned managed
+identity (no service principal secret to rotate), with Calico enforcing the stack's
+NetworkPolicies and workload identity for pods that call Azure.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+import pulumi_azure_native as azure
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import containerservice as aks
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.cluster.access import cluster_provider
+from infra.cluster.settings import AksSettings, NodePool
+from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
+from infra.labels import MANAGED_BY, PART_OF
+
+SYSTEM_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+
+
+class AksClusterArgs(BaseModel):
+    """What the AKS component needs: its validated settings block."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    settings: AksSettings = Field(description="The stack's `cluster` block (provider: aks).")
+
+
+def _pool(
+    name: str, pool: NodePool, mode: str, version: str | None
+) -> aks.ManagedClusterAgentPoolProfileArgs:
+    return aks.ManagedClusterAgentPoolProfileArgs(
+        name=name,
+        mode=mode,
+        vm_size=pool.instance_type,
+        os_type="Linux",
+        os_disk_size_gb=pool.disk_gb,
+        type="VirtualMachineScaleSets",
+        availability_zones=["1", "2", "3"],
+        enable_auto_scaling=True,
+        min_count=pool.min,
+        max_count=pool.max,
+        count=max(pool.min, 1),
+        enable_node_public_ip=False,
+        orchestrator_version=version,
+        node_taints=[SYSTEM_TAINT] if mode == "System" else None,
+        node_labels={"app.kubernetes.io/part-of": PART_OF},
+    )
+
+
+def decode_kubeconfig(encoded: str) -> str:
+    """The AKS API returns the kubeconfig base64-encoded."""
+    return base64.b64decode(encoded).decode()
+
+
+class AksCluster(pulumi.ComponentResource):
+    """A production AKS cluster; ``provider`` deploys onto it, ``kubeconfig`` is secret."""
+
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    storage_class_name: str
+
+    def __init__(
+        self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("todo:infra:AksCluster", name, None, opts)
+        settings = args.settings
+        tags = {"part-of": PART_OF, "managed-by": MANAGED_BY, **settings.tags}
+        child = pulumi.ResourceOptions(parent=self)
+
+        group = azure.resources.ResourceGroup(
+            f"{name}-rg", location=settings.location, tags=tags, opts=child
+        )
+        overlay = settings.network_plugin == "azure-overlay"
+        public = bool(settings.api_public_cidrs)
+        cluster = aks.ManagedCluster(
+            f"{name}-aks",
+            resource_group_name=group.name,
+            location=settings.location,
+            dns_prefix=name,
+            kubernetes_version=settings.version,
+            enable_rbac=True,
+            identity=aks.ManagedClusterIdentityArgs(type=aks.ResourceIdentityType.SYSTEM_ASSIGNED),
+            sku=aks.ManagedClusterSKUArgs(name="Base", tier=settings.tier),
+            agent_pool_profiles=[
+                _pool("system", settings.system_pool, "System", settings.version),
+                _pool("user", settings.user_pool, "User", settings.version),
+            ],
+            network_profile=aks.ContainerServiceNetworkProfileArgs(
+                network_plugin="azure",
+                network_plugin_mode="overlay" if overlay else None,
+                pod_cidr=settings.pod_cidr if overlay else None,
+                service_cidr=settings.service_cidr,
+                dns_service_ip=settings.dns_service_ip,
+                network_policy="calico",
+                load_balancer_sku="standard",
+                outbound_type="loadBalancer",
+            ),
+            api_server_access_profile=aks.ManagedClusterAPIServerAccessProfileArgs(
+                enable_private_cluster=not public,
+                authorized_ip_ranges=list(settings.api_public_cidrs) or None,
+            ),
+            oidc_issuer_profile=aks.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=aks.ManagedClusterSecurityProfileArgs(
+                workload_identity=aks.ManagedClusterSecurityProfileWorkloadIdentityArgs(
+                    enabled=True
+                )
+            ),
+            auto_upgrade_profile=aks.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel="patch", node_os_upgrade_channel="NodeImage"
+            ),
+            tags=tags,
+            # The autoscaler owns the current node counts; Pulumi owns only the bounds.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=["agentPoolProfiles[0].count", "agentPoolProfiles[1].count"],
+            ),
+        )
+        credentials = aks.list_managed_cluster_user_credentials_output(
+            resource_group_name=group.name,
+            resource_name=cluster.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs.apply(lambda configs: decode_kubeconfig(configs[0].value))
+        )
+        self.provider = cluster_provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, identifier=cluster.id, parent=self
+        )
+        self.storage_class_name = STORAGE_CLASSES["aks"].name
+        default_storage_class(f"{name}-storage-class", "aks", provider=self.provider, parent=self)
+        self.register_outputs(
+            {
+                "kubeconfig": self.kubeconfig,
+                "cluster_name": cluster.name,
+                "resource_group": group.name,
+            }
+        )

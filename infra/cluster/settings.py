@@ -1,0 +1,251 @@
+"""Typed, validated settings for the cluster a stack runs on: none (bring your own) or one cloud.
+
+``provider`` is the discriminator: a stack file says ``provider: eks`` and only the EKS block's
+fields are accepted; a GKE field in an EKS block fails, naming the field. Every network and
+exposure choice is explicit: a public API endpoint exists only when ``api_public_cidrs`` lists
+who may reach it, so nothing is public that the stack file didn't ask for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+_LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodePool(_Settings):
+    """One autoscaling pool of worker nodes; the autoscaler moves between ``min`` and ``max``."""
+
+    instance_type: str = Field(
+        min_length=1,
+        description="Machine type (EC2 instance type, GCE machine type or Azure VM size).",
+    )
+    min: int = Field(ge=0, le=1000, description="Fewest nodes the autoscaler keeps.")
+    max: int = Field(ge=1, le=1000, description="Most nodes the autoscaler may add.")
+    disk_gb: int = Field(
+        default=50, ge=20, le=4096, description="OS disk per node; 50 GiB holds images and logs."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodePool:
+        if self.min > self.max:
+            raise ValueError(f"node pool min={self.min} is greater than max={self.max}")
+        return self
+
+
+def _cidr(value: str, field: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as error:
+        raise ValueError(f"{field}={value!r} is not a CIDR block: {error}") from None
+
+
+def _cidrs(values: tuple[str, ...], field: str) -> tuple[str, ...]:
+    return tuple(_cidr(value, field) for value in values)
+
+
+def _disjoint(blocks: dict[str, str]) -> None:
+    """Fail when two of the named CIDR blocks overlap: routing would be ambiguous."""
+    items = [(name, ipaddress.ip_network(cidr)) for name, cidr in blocks.items()]
+    for index, (name, net) in enumerate(items):
+        for other_name, other in items[index + 1 :]:
+            if net.overlaps(other):
+                raise ValueError(f"{name}={net} overlaps {other_name}={other}")
+
+
+class NoCluster(_Settings):
+    """Deploy onto a cluster that already exists: the ambient kube context or a kubeconfig."""
+
+    provider: Literal["none"] = "none"
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Path to a kubeconfig; unset uses the ambient one ($KUBECONFIG or ~/.kube).",
+    )
+    context: str | None = Field(
+        default=None, description="Context in that kubeconfig; unset uses its current context."
+    )
+
+
+class EksSettings(_Settings):
+    """An EKS cluster in its own VPC across three availability zones."""
+
+    provider: Literal["eks"]
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region.")
+    version: str = Field(
+        default="1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version."
+    )
+    node_pool: NodePool = Field(
+        default=NodePool(instance_type="m6i.large", min=2, max=6),
+        description="The managed node group; m6i.large (2 vCPU, 8 GiB) fits the prod profile.",
+    )
+    vpc_cidr: str = Field(default="10.40.0.0/16", description="The VPC's address block.")
+    api_public_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Who may reach the public API endpoint; empty keeps the endpoint private.",
+    )
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
+        default="ON_DEMAND", description="SPOT is cheaper but nodes may be reclaimed."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every AWS resource.")
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc(cls, value: str) -> str:
+        cidr = _cidr(value, "vpc_cidr")
+        if ipaddress.ip_network(cidr).prefixlen > 20:
+            raise ValueError(f"vpc_cidr={value!r} is too small: use a /20 or larger")
+        return cidr
+
+    @field_validator("api_public_cidrs")
+    @classmethod
+    def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _cidrs(values, "api_public_cidrs")
+
+
+class GkeSettings(_Settings):
+    """A VPC-native GKE cluster with private nodes and workload identity."""
+
+    provider: Literal["gke"]
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id.")
+    region: str = Field(pattern=r"^[a-z]+-[a-z]+\d$", description="GCP region (regional cluster).")
+    version: str | None = Field(
+        default=None,
+        pattern=r"^1\.\d{2}$",
+        description="Minimum master version; unset lets the release channel choose.",
+    )
+    release_channel: Literal["RAPID", "REGULAR", "STABLE", "UNSPECIFIED"] = Field(
+        default="REGULAR", description="REGULAR balances new features and soak time."
+    )
+    node_pool: NodePool = Field(
+        default=NodePool(instance_type="e2-standard-4", min=1, max=3),
+        description="Per zone: a regional pool spans three zones, so min=1 means three nodes.",
+    )
+    subnet_cidr: str = Field(default="10.50.0.0/20", description="Primary range: the nodes.")
+    pods_cidr: str = Field(default="10.52.0.0/14", description="Secondary range for pods.")
+    services_cidr: str = Field(default="10.56.0.0/20", description="Secondary range for Services.")
+    master_cidr: str = Field(
+        default="172.16.0.0/28", description="The /28 Google peers for the control plane."
+    )
+    api_public_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Who may reach the public API endpoint; empty keeps the endpoint private.",
+    )
+    spot: bool = Field(default=False, description="Spot VMs are cheaper but may be reclaimed.")
+    deletion_protection: bool = Field(
+        default=True, description="GKE refuses to delete the cluster until this is turned off."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels on GCP resources.")
+
+    @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")
+    @classmethod
+    def _cidr_field(cls, value: str, info: ValidationInfo) -> str:
+        return _cidr(value, info.field_name or "cidr")
+
+    @field_validator("api_public_cidrs")
+    @classmethod
+    def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _cidrs(values, "api_public_cidrs")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, values: dict[str, str]) -> dict[str, str]:
+        for key, value in values.items():
+            if not key or not set(key) <= _LABEL_KEY_CHARS or not set(value) <= _LABEL_KEY_CHARS:
+                raise ValueError(
+                    f"labels[{key!r}]={value!r}: GCP labels use lower-case letters, digits, "
+                    "'-' and '_'"
+                )
+        return values
+
+    @model_validator(mode="after")
+    def _ranges(self) -> GkeSettings:
+        if ipaddress.ip_network(self.master_cidr).prefixlen != 28:
+            raise ValueError(f"master_cidr={self.master_cidr!r} must be a /28")
+        _disjoint(
+            {
+                "subnet_cidr": self.subnet_cidr,
+                "pods_cidr": self.pods_cidr,
+                "services_cidr": self.services_cidr,
+                "master_cidr": self.master_cidr,
+            }
+        )
+        return self
+
+
+class AksSettings(_Settings):
+    """An AKS cluster with a system pool and an autoscaling user pool."""
+
+    provider: Literal["aks"]
+    location: str = Field(pattern=r"^[a-z0-9]+$", description="Azure region, e.g. westeurope.")
+    version: str | None = Field(
+        default=None,
+        pattern=r"^1\.\d{2}(\.\d+)?$",
+        description="Kubernetes version; unset takes AKS's default.",
+    )
+    system_pool: NodePool = Field(
+        default=NodePool(instance_type="Standard_D2s_v5", min=1, max=3),
+        description="Runs cluster add-ons only (CriticalAddonsOnly taint).",
+    )
+    user_pool: NodePool = Field(
+        default=NodePool(instance_type="Standard_D4s_v5", min=2, max=6),
+        description="Runs the application.",
+    )
+    network_plugin: Literal["azure-overlay", "azure-cni"] = Field(
+        default="azure-overlay",
+        description="Overlay gives pods a private range and spares VNet addresses.",
+    )
+    pod_cidr: str = Field(default="10.244.0.0/16", description="Pod range (overlay only).")
+    service_cidr: str = Field(default="10.0.0.0/16", description="Service range.")
+    dns_service_ip: str = Field(default="10.0.0.10", description="In service_cidr.")
+    api_public_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Who may reach the API server; empty makes a private cluster.",
+    )
+    tier: Literal["Free", "Standard"] = Field(
+        default="Standard", description="Standard carries the API server uptime SLA."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on Azure resources.")
+
+    @field_validator("pod_cidr", "service_cidr")
+    @classmethod
+    def _cidr_field(cls, value: str, info: ValidationInfo) -> str:
+        return _cidr(value, info.field_name or "cidr")
+
+    @field_validator("api_public_cidrs")
+    @classmethod
+    def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _cidrs(values, "api_public_cidrs")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AksSettings:
+        if ipaddress.ip_address(self.dns_service_ip) not in ipaddress.ip_network(self.service_cidr):
+            raise ValueError(
+                f"dns_service_ip={self.dns_service_ip!r} is not in "
+                f"service_cidr={self.service_cidr!r}"
+            )
+        if self.network_plugin == "azure-overlay":
+            _disjoint({"pod_cidr": self.pod_cidr, "service_cidr": self.service_cidr})
+        return self
+
+
+ClusterSettings = Annotated[
+    NoCluster | EksSettings | GkeSettings | AksSettings, Field(discriminator="provider")
+]
+"""The ``cluster`` block of a stack: which cluster, selected by ``provider``."""
+
+CloudSettings = EksSettings | GkeSettings | AksSettings
+"""The settings of a cluster this stack makes itself."""
