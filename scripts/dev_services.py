@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import psycopg
     from confluent_kafka.admin import AdminClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,6 +165,8 @@ class Service(ABC):
 
     name: str
     port_variable: str
+    #: The signal asking for a clean, prompt shutdown.
+    stop_signal: signal.Signals = signal.SIGTERM
 
     def __init__(self, places: Places, port: int) -> None:
         self.places = places
@@ -172,9 +175,9 @@ class Service(ABC):
         self.pid_file = places.state / f"{self.name}-{port}.pid"
 
     @property
-    def ports(self) -> tuple[int, ...]:
-        """Every port the server listens on (all must be free before it starts)."""
-        return (self.port,)
+    def ports(self) -> dict[int, str]:
+        """Every port the server listens on (all must be free to start), with its variable."""
+        return {self.port: self.port_variable}
 
     @property
     @abstractmethod
@@ -237,12 +240,12 @@ class Service(ABC):
         if pid is not None:
             self.wait_until_ready(pid, timeout)
             return f"already running (pid {pid}) on {LOOPBACK}:{self.port}"
-        for port in self.ports:
+        for port, variable in self.ports.items():
             if not _port_free(port):
                 raise ServiceError(
                     f"{self.name}: port {LOOPBACK}:{port} is taken by a process that "
                     f"scripts/services did not start ({_port_holder(port)}); stop it or choose "
-                    f"another port with {self.port_variable}=<port>"
+                    f"another port with {variable}=<port>"
                 )
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.prepare()
@@ -257,18 +260,23 @@ class Service(ABC):
             self.pid_file.unlink(missing_ok=True)
             return "not running"
         os.kill(pid, self.stop_signal)
-        deadline = time.monotonic() + timeout
-        while self.owns(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if self.owns(pid):
+        how = "stopped"
+        if not self._exits(pid, timeout):
             # A server that ignores its shutdown signal this long is stuck; its data is
-            # crash-safe (WAL, AOF/RDB, Kafka's log recovery), so a hard kill is acceptable here.
+            # crash-safe (WAL, RDB snapshot, Kafka's log recovery), so a hard kill is acceptable.
             os.kill(pid, signal.SIGKILL)
+            self._exits(pid, 10)
+            how = f"killed after {timeout:.0f}s without a clean shutdown"
         self.pid_file.unlink(missing_ok=True)
-        return f"stopped (pid {pid})"
+        return f"{how} (pid {pid})"
 
-    #: The signal asking for a clean, prompt shutdown.
-    stop_signal: signal.Signals = signal.SIGTERM
+    def _exits(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.owns(pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def status(self) -> tuple[bool, str]:
         pid = self.running_pid()
@@ -375,37 +383,67 @@ class Postgres(Service):
             "max_connections": "200",
         }
         options = " ".join(f"-c {key}={shlex.quote(value)}" for key, value in settings.items())
-        _run(
-            self._as_owner(
-                [
-                    str(bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.log_file),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    str(int(_timeout())),
-                    "start",
-                ]
-            ),
-            f"pg_ctl start (log: {self.log_file})",
-        )
+        self._drop_stale_locks()
+        try:
+            _run(
+                self._as_owner(
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(self.data),
+                        "-l",
+                        str(self.log_file),
+                        "-o",
+                        options,
+                        "-w",
+                        "-t",
+                        str(int(_timeout())),
+                        "start",
+                    ]
+                ),
+                "pg_ctl start",
+            )
+        except ServiceError as failure:
+            raise ServiceError(
+                f"{failure}\nlast lines of {self.log_file}:\n{_tail(self.log_file)}"
+            ) from None
         return int((self.data / "postmaster.pid").read_text().split()[0])
 
-    def after_ready(self) -> None:
+    def _superuser(self) -> psycopg.Connection[tuple[object, ...]]:
+        """The bootstrap superuser over the private socket (trusted, see prepare)."""
         import psycopg
-        from psycopg import sql
 
-        with psycopg.connect(
+        return psycopg.connect(
             host=str(self.socket_dir),
             port=self.port,
             user="postgres",
             dbname="postgres",
             autocommit=True,
-        ) as admin:
+            connect_timeout=2,
+        )
+
+    def _drop_stale_locks(self) -> None:
+        """Remove lock files whose pid now belongs to an unrelated process.
+
+        PostgreSQL refuses to start while the pid in postmaster.pid (or the socket's lock file) is
+        alive. After a reboot, or a CI run on a machine whose processes were ended, that pid may
+        have been reused by something else. A dead pid needs nothing (PostgreSQL ignores it), and
+        a pid that is any PostgreSQL process is left alone: its old backends may still be exiting.
+        """
+        for lock in (self.data / "postmaster.pid", self.socket_dir / f".s.PGSQL.{self.port}.lock"):
+            try:
+                pid = int(lock.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            cmdline = _process_cmdline(pid)
+            if cmdline and "postgres" not in cmdline:
+                lock.unlink()
+
+    def after_ready(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with self._superuser() as admin:
             has_role = admin.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", (DB_USER,)
             ).fetchone()
@@ -425,18 +463,19 @@ class Postgres(Service):
                         sql.Identifier(DB_NAME), sql.Identifier(DB_USER)
                     )
                 )
+        # What the application will do: TCP, password, the todo database.
+        tcp_url = self.env_lines()["TODO_DATABASE_URL"].replace("+psycopg", "", 1)
+        try:
+            with psycopg.connect(tcp_url, connect_timeout=5) as app:
+                app.execute("SELECT 1")
+        except psycopg.Error as failure:
+            raise ServiceError(f"postgres: {DB_USER} cannot connect over TCP: {failure}") from None
 
     def answers(self) -> bool:
         import psycopg
 
         try:
-            with psycopg.connect(
-                host=str(self.socket_dir),
-                port=self.port,
-                user="postgres",
-                dbname="postgres",
-                connect_timeout=2,
-            ) as conn:
+            with self._superuser() as conn:
                 return conn.execute("SELECT 1").fetchone() == (1,)
         except psycopg.Error:
             return False
@@ -525,8 +564,8 @@ class Kafka(Service):
         self.controller_port = controller_port
 
     @property
-    def ports(self) -> tuple[int, ...]:
-        return (self.port, self.controller_port)
+    def ports(self) -> dict[int, str]:
+        return {self.port: self.port_variable, self.controller_port: "TODO_KAFKA_CONTROLLER_PORT"}
 
     @property
     def log_file(self) -> Path:
