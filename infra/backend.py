@@ -28,7 +28,7 @@ from infra.labels import image_version
 from infra.probes import http_probes
 from infra.security import scratch_volume
 from infra.sizes import Size
-from infra.workload import container, pod_spec
+from infra.workload import container, pod_spec, scrape_annotations
 
 API_PORT = 8000
 """The port ``todo-api serve`` listens on; /healthz, /readyz and /metrics live there too."""
@@ -43,15 +43,6 @@ def app_env(config_map_name: str, secret_name: str) -> list[core.EnvFromSourceAr
         core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
         core.EnvFromSourceArgs(secret_ref=core.SecretEnvSourceArgs(name=secret_name)),
     ]
-
-
-def prometheus_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
-    """The annotations Prometheus' Kubernetes pod discovery looks for."""
-    return {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(port),
-        "prometheus.io/path": path,
-    }
 
 
 class BackendArgs(AppWorkloadArgs):
@@ -151,7 +142,7 @@ class Backend(pulumi.ComponentResource):
             affinity=spread_affinity(args.spread, names.selector),
         )
         annotations = {
-            **prometheus_annotations(API_PORT),
+            **scrape_annotations(API_PORT),
             **sidecar_annotations(
                 args.dapr, app_id=APP_NAME, app_port=API_PORT, config_name=args.dapr_config_name
             ),
