@@ -69,8 +69,15 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
+def _key_path(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The loc without the union-member tags pydantic adds (``literal[...]``, ``Resources``)."""
+    return tuple(
+        part for part in loc if isinstance(part, int) or not ("[" in part or part[:1].isupper())
+    )
+
+
 def _describe(error: ErrorDetails) -> str:
-    key = config_key(tuple(error["loc"]))
+    key = config_key(_key_path(tuple(error["loc"])))
     if error["type"] == "missing" and error["loc"] and error["loc"][0] in SECRET_KEYS:
         return f"{key}: required secret is not set; run `pulumi config set --secret {key} <value>`"
     message = error["msg"].removeprefix("Value error, ")
@@ -106,4 +113,8 @@ def stack_config(settings: Mapping[str, Any], secret_keys: Collection[str] = ())
     try:
         return StackConfig.model_validate(merge(PROFILES[str(profile)], overrides))
     except ValidationError as exc:
-        raise StackConfigError([_describe(error) for error in exc.errors()]) from None
+        # A value that fits no member of a union fails once per member: report the first.
+        reported: dict[tuple[int | str, ...], str] = {}
+        for error in exc.errors():
+            reported.setdefault(_key_path(tuple(error["loc"])), _describe(error))
+        raise StackConfigError(list(reported.values())) from None

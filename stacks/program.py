@@ -1,0 +1,57 @@
+"""The Pulumi program: read the stack's settings once, validate them, build the platform.
+
+``stacks/__main__.py`` (what ``pulumi up`` runs) and the offline render both call
+:func:`run`, so what is rendered is exactly what would be deployed.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from infra.platform import TodoPlatform
+from stacks.config import PROJECT, StackConfig, stack_config
+
+PLATFORM_NAME = "todo"
+
+
+def pulumi_settings() -> tuple[dict[str, object], set[str]]:
+    """Every ``todo-evolution:*`` setting of the running stack, and which of them are secret.
+
+    The whole bag is read at once (not key by key through ``pulumi.Config``) so that a key the
+    program does not know is reported instead of silently ignored.
+    """
+    prefix = f"{PROJECT}:"
+    bag = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    settings = {
+        key.removeprefix(prefix): value for key, value in bag.items() if key.startswith(prefix)
+    }
+    secret = set(runtime_config.get_config_secret_keys_env())
+    secret_keys = {
+        key
+        for key in settings
+        if f"{prefix}{key}" in secret or runtime_config.is_config_secret(f"{prefix}{key}")
+    }
+    return settings, secret_keys
+
+
+def stack_outputs(platform: TodoPlatform) -> dict[str, object]:
+    """What ``pulumi stack output`` shows: where things are."""
+    return {
+        "namespace": platform.namespace,
+        "endpoints": platform.endpoints,
+        "kafkaBootstrap": platform.kafka_bootstrap,
+    }
+
+
+def run(opts: pulumi.ResourceOptions | None = None) -> tuple[StackConfig, TodoPlatform]:
+    """Validate the stack's settings, then build the platform and export its outputs.
+
+    A bad setting raises ``StackConfigError`` before the first resource is registered.
+    """
+    settings, secret_keys = pulumi_settings()
+    config = stack_config(settings, secret_keys)
+    platform = TodoPlatform(PLATFORM_NAME, config, opts=opts)
+    for key, value in stack_outputs(platform).items():
+        pulumi.export(key, value)
+    return config, platform
