@@ -149,7 +149,7 @@ def _port_holder(port: int) -> str:
     listing = subprocess.run(  # noqa: S603 (fixed argv)
         [ss, "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False
     )
-    return listing.stdout.strip() or "unknown process"
+    return " ".join(listing.stdout.split()) or "unknown process"
 
 
 def _tail(path: Path, lines: int = 30) -> str:
