@@ -176,6 +176,8 @@ class Kafka(pulumi.ComponentResource):
     """The Kafka cluster, its Services, its disruption budget and its exporter Deployment."""
 
     bootstrap: str
+    selector: dict[str, str]
+    exporter_selector: dict[str, str]
 
     def __init__(
         self, name: str, args: KafkaArgs, opts: pulumi.ResourceOptions | None = None
@@ -253,6 +255,7 @@ class Kafka(pulumi.ComponentResource):
             opts=child,
         )
         self.bootstrap = bootstrap_servers(args.instance, args.namespace)
+        self.selector = names.selector
         self._exporter(name, args, child)
         self.register_outputs({"bootstrap": self.bootstrap})
 
@@ -262,6 +265,7 @@ class Kafka(pulumi.ComponentResource):
         component = "kafka-exporter"
         object_name = child_name(args.instance, component)
         selector = selector_labels("kafka-exporter", args.instance, component)
+        self.exporter_selector = selector
         labels = standard_labels(
             "kafka-exporter", args.instance, component, image_version(settings.exporter_image)
         )

@@ -20,7 +20,7 @@ import pulumi_kubernetes.core.v1 as core
 from pydantic import Field, field_validator, model_validator
 
 from infra.component import ComponentArgs, SettingsModel, child_options
-from infra.labels import image_version, standard_labels
+from infra.labels import image_version, selector_labels, standard_labels
 from infra.naming import child_name
 from infra.security import scratch_volume
 from infra.sizes import Size
@@ -98,6 +98,7 @@ class KafkaTopics(pulumi.ComponentResource):
     """The Job that creates the topics; ``topics`` lists what it guarantees."""
 
     topics: tuple[str, ...]
+    selector: dict[str, str]
 
     def __init__(
         self, name: str, args: KafkaTopicsArgs, opts: pulumi.ResourceOptions | None = None
@@ -147,4 +148,5 @@ class KafkaTopics(pulumi.ComponentResource):
             opts=child_options(self, opts),
         )
         self.topics = args.topics
+        self.selector = selector_labels("kafka-topics", args.instance, "kafka-topics")
         self.register_outputs({"topics": list(self.topics)})

@@ -82,6 +82,7 @@ class Postgres(pulumi.ComponentResource):
 
     host: str
     port: int
+    selector: dict[str, str]
 
     def __init__(
         self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None
@@ -161,5 +162,6 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
         self.host = names.host(args.namespace)
+        self.selector = names.selector
         self.port = POSTGRES_PORT
         self.register_outputs({"host": self.host, "port": self.port})

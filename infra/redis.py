@@ -81,6 +81,7 @@ class Redis(pulumi.ComponentResource):
 
     host: str
     port: int
+    selector: dict[str, str]
 
     def __init__(
         self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None
@@ -145,5 +146,6 @@ class Redis(pulumi.ComponentResource):
             opts=child,
         )
         self.host = names.host(args.namespace)
+        self.selector = names.selector
         self.port = REDIS_PORT
         self.register_outputs({"host": self.host, "port": self.port})
