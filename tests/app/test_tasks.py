@@ -1,0 +1,298 @@
+"""Task API contract, on PostgreSQL and SQLite: shapes, ownership, validation, pagination."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.app.helpers import create_task, register
+
+TASK_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "due_date",
+    "tags",
+    "created_at",
+    "updated_at",
+    "completed_at",
+}
+
+
+def test_create_answers_201_with_the_task_and_defaults(client: TestClient) -> None:
+    headers = register(client)
+    response = client.post(
+        "/api/v1/tasks",
+        json={"title": "  write tests ", "due_date": "2030-01-31", "tags": ["a", "b", "a"]},
+        headers=headers,
+    )
+    assert response.status_code == 201
+    task = response.json()
+    assert set(task) == TASK_FIELDS
+    assert uuid.UUID(task["id"])
+    assert task["title"] == "write tests"
+    assert task["description"] is None
+    assert task["status"] == "pending"
+    assert task["priority"] == "medium"
+    assert task["due_date"] == "2030-01-31"
+    assert task["tags"] == ["a", "b"]
+    assert task["created_at"] == task["updated_at"]
+    assert task["completed_at"] is None
+
+
+def test_get_returns_what_create_returned(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers, description="details", priority="high")
+    response = client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
+    assert response.status_code == 200
+    assert response.json() == task
+
+
+def test_patch_changes_only_the_fields_sent(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers, description="keep me", tags=["x"])
+    response = client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"title": "renamed", "priority": "low"}, headers=headers
+    )
+    assert response.status_code == 200
+    updated = response.json()
+    assert updated["title"] == "renamed"
+    assert updated["priority"] == "low"
+    assert updated["description"] == "keep me"
+    assert updated["tags"] == ["x"]
+    assert updated["updated_at"] > task["updated_at"]
+    assert client.get(f"/api/v1/tasks/{task['id']}", headers=headers).json() == updated
+
+
+def test_patch_null_clears_optional_fields(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers, description="old", due_date="2030-01-01")
+    response = client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"description": None, "due_date": None}, headers=headers
+    )
+    assert response.status_code == 200
+    assert response.json()["description"] is None
+    assert response.json()["due_date"] is None
+
+
+def test_status_changes_set_and_clear_completed_at(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers)
+    done = client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"status": "completed"}, headers=headers
+    ).json()
+    assert done["status"] == "completed"
+    assert done["completed_at"] is not None
+    reopened = client.patch(
+        f"/api/v1/tasks/{task['id']}", json={"status": "pending"}, headers=headers
+    ).json()
+    assert reopened["status"] == "pending"
+    assert reopened["completed_at"] is None
+
+
+def test_complete_answers_200_and_is_idempotent(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers)
+    first = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers)
+    assert first.status_code == 200
+    assert first.json()["status"] == "completed"
+    assert first.json()["completed_at"] is not None
+    again = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers)
+    assert again.status_code == 200
+    assert again.json() == first.json()
+
+
+def test_delete_answers_204_then_the_task_is_gone(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers)
+    response = client.delete(f"/api/v1/tasks/{task['id']}", headers=headers)
+    assert response.status_code == 204
+    assert response.content == b""
+    gone = client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
+    assert gone.status_code == 404
+    assert gone.json() == {"detail": f"task {task['id']} not found"}
+    assert client.delete(f"/api/v1/tasks/{task['id']}", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("GET", "", None),
+        ("PATCH", "", {"title": "mine now"}),
+        ("DELETE", "", None),
+        ("POST", "/complete", None),
+    ],
+)
+def test_another_users_task_answers_404_and_is_untouched(
+    client: TestClient, method: str, suffix: str, body: dict | None
+) -> None:
+    owner = register(client)
+    intruder = register(client)
+    task = create_task(client, owner)
+    response = client.request(
+        method, f"/api/v1/tasks/{task['id']}{suffix}", json=body, headers=intruder
+    )
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"task {task['id']} not found"}
+    assert client.get(f"/api/v1/tasks/{task['id']}", headers=owner).json() == task
+
+
+def test_lists_hold_only_the_callers_tasks(client: TestClient) -> None:
+    alice, bob = register(client), register(client)
+    mine = create_task(client, alice, title="alice's")
+    create_task(client, bob, title="bob's")
+    response = client.get("/api/v1/tasks", headers=alice)
+    assert response.status_code == 200
+    assert response.json() == {"items": [mine], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({}, "title"),
+        ({"title": "ok", "description": "x" * 2001}, "description"),
+        ({"title": "ok", "status": "done"}, "status"),
+        ({"title": "ok", "priority": "urgent"}, "priority"),
+        ({"title": "ok", "due_date": "tomorrow"}, "due_date"),
+        ({"title": "ok", "tags": "not-a-list"}, "tags"),
+        ({"title": "ok", "tags": ["x" * 33]}, "tags"),
+        ({"title": "ok", "tags": [str(i) for i in range(21)]}, "tags"),
+        ({"title": "ok", "owner": "someone"}, "owner"),
+        ({"title": "ok", "id": str(uuid.uuid4())}, "id"),
+    ],
+)
+def test_create_rejects_bad_input_with_422_naming_the_field(
+    client: TestClient, payload: dict, field: str
+) -> None:
+    headers = register(client)
+    response = client.post("/api/v1/tasks", json=payload, headers=headers)
+    assert response.status_code == 422
+    locations = [error["loc"] for error in response.json()["detail"]]
+    assert all(loc[:2] == ["body", field] for loc in locations), locations
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"title": None}, "title"),
+        ({"status": None}, "status"),
+        ({"tags": None}, "tags"),
+        ({"priority": "urgent"}, "priority"),
+        ({"completed_at": "2030-01-01T00:00:00Z"}, "completed_at"),
+    ],
+)
+def test_patch_rejects_bad_input_with_422_naming_the_field(
+    client: TestClient, payload: dict, field: str
+) -> None:
+    headers = register(client)
+    task = create_task(client, headers)
+    response = client.patch(f"/api/v1/tasks/{task['id']}", json=payload, headers=headers)
+    assert response.status_code == 422
+    assert [error["loc"][:2] for error in response.json()["detail"]] == [["body", field]]
+    assert client.get(f"/api/v1/tasks/{task['id']}", headers=headers).json() == task
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("status=done", "status"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("cursor=" + "x" * 300, "cursor"),
+    ],
+)
+def test_list_rejects_bad_parameters_with_422_naming_them(
+    client: TestClient, query: str, field: str
+) -> None:
+    headers = register(client)
+    response = client.get(f"/api/v1/tasks?{query}", headers=headers)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["query", field]]
+
+
+def test_malformed_ids_and_bodies_are_422_not_500(client: TestClient) -> None:
+    headers = register(client)
+    assert client.get("/api/v1/tasks/not-a-uuid", headers=headers).status_code == 422
+    response = client.post(
+        "/api/v1/tasks",
+        content=b"{not json",
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+def _all_pages(client: TestClient, headers: dict, query: str = "") -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        suffix = f"&cursor={cursor}" if cursor else ""
+        page = client.get(f"/api/v1/tasks?limit=7{query}{suffix}", headers=headers)
+        assert page.status_code == 200
+        items.extend(page.json()["items"])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def test_pagination_walks_every_task_once_newest_first(client: TestClient) -> None:
+    headers = register(client)
+    created = [create_task(client, headers, title=f"t{i}") for i in range(30)]
+    listed = _all_pages(client, headers)
+    assert [t["id"] for t in listed] == [t["id"] for t in reversed(created)]
+
+
+def test_status_filter_pages_only_matching_tasks(client: TestClient) -> None:
+    headers = register(client)
+    tasks = [create_task(client, headers, title=f"t{i}") for i in range(12)]
+    for task in tasks[::3]:
+        client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers)
+    completed = _all_pages(client, headers, "&status=completed")
+    pending = _all_pages(client, headers, "&status=pending")
+    assert {t["id"] for t in completed} == {t["id"] for t in tasks[::3]}
+    assert all(t["status"] == "completed" for t in completed)
+    assert len(pending) == 8
+
+
+def test_pagination_has_no_gaps_or_duplicates_while_writes_happen(client: TestClient) -> None:
+    headers = register(client)
+    existing = [create_task(client, headers, title=f"old {i}") for i in range(40)]
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def write_concurrently() -> None:
+        while not stop.is_set():
+            new = client.post("/api/v1/tasks", json={"title": "new"}, headers=headers)
+            if new.status_code != 201:
+                errors.append(new.text)
+                return
+            if (
+                client.patch(
+                    f"/api/v1/tasks/{new.json()['id']}", json={"title": "edited"}, headers=headers
+                ).status_code
+                != 200
+            ):
+                errors.append("patch failed")
+
+    writers = [threading.Thread(target=write_concurrently) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    try:
+        listed = _all_pages(client, headers)
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+    ids = [t["id"] for t in listed]
+    assert errors == []
+    assert len(ids) == len(set(ids)), "a task was listed twice"
+    assert {t["id"] for t in existing} <= set(ids), "a task that existed throughout was skipped"
