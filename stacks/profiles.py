@@ -32,6 +32,10 @@ PROFILES: dict[str, dict[str, Any]] = {
             "retentionHours": 24,
         },
         "dapr": {"sidecarSize": "nano", "logLevel": "debug"},
+        # Plain HTTP on a local name: a laptop cluster has no certificate issuer.
+        "ingress": {"host": "todo.localhost", "tls": False},
+        "autoscaling": {"enabled": False},
+        "networkPolicies": {"enabled": False},
     },
     # Production's shape at smaller scale: two web pods, medium sizes, one Kafka node.
     "staging": {
@@ -50,6 +54,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "retentionHours": 72,
         },
         "dapr": {"sidecarSize": "micro", "logLevel": "info"},
+        "ingress": {
+            "host": "todo.staging.example.com",
+            "tls": True,
+            "issuer": "letsencrypt-staging",
+        },
+        "autoscaling": {"enabled": False},
+        "networkPolicies": {"enabled": True},
     },
     # Full HA: replicated web tier with budgets and spreading, three Kafka nodes on three
     # machines, replicated topics that survive the loss of a node without refusing writes.
@@ -75,5 +86,13 @@ PROFILES: dict[str, dict[str, Any]] = {
             "retentionHours": 168,
         },
         "dapr": {"sidecarSize": "small", "logLevel": "warn"},
+        "ingress": {"host": "todo.example.com", "tls": True, "issuer": "letsencrypt-prod"},
+        # The HPAs own the web tier's counts; their minimums equal the replicas above.
+        "autoscaling": {
+            "enabled": True,
+            "frontend": {"minReplicas": 3, "maxReplicas": 15},
+            "backend": {"minReplicas": 2, "maxReplicas": 10},
+        },
+        "networkPolicies": {"enabled": True},
     },
 }
