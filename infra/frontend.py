@@ -44,6 +44,8 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "app" / "web"
 """The bundled web UI."""
 SITE_ROOT = "/usr/share/nginx/html"
 SERVICE_PORT = 80
+WEB_PORT = 8080
+"""nginx-unprivileged's port: above 1024, so no capability is needed to bind it."""
 APP_NAME = "todo-web"
 """The app (and Dapr app id) of the frontend."""
 MAX_SITE_BYTES = 900 * 1024
@@ -118,7 +120,9 @@ class FrontendArgs(AppWorkloadArgs):
         description="Flat directory of static files served from a ConfigMap by the default "
         "nginx; `null` when the image brings its own content and server.",
     )
-    port: int = Field(default=8080, ge=1024, le=65535, description="Port the server listens on.")
+    port: int = Field(
+        default=WEB_PORT, ge=1024, le=65535, description="Port the server listens on."
+    )
     health_path: str = Field(default="/healthz", description="Path answering 200 when alive.")
     dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecar settings.")
     dapr_config_name: str = Field(description="Dapr Configuration the sidecar uses.")

@@ -16,22 +16,39 @@ import pulumi
 from pydantic import Field, SecretStr, model_validator
 
 from infra.app_config import AppConfig, AppConfigArgs, AppSettings, config_map_name
+from infra.autoscaling import Autoscaler, AutoscalerArgs, AutoscalingSettings, ReplicaRange
+from infra.backend import API_PORT, Backend, BackendArgs
 from infra.backend import SERVICE_PORT as API_SERVICE_PORT
-from infra.backend import Backend, BackendArgs
 from infra.component import SettingsModel
+from infra.dapr.resources import Dapr, DaprArgs, configuration_name
 from infra.dapr.settings import DaprSettings
 from infra.deployment import Spread
 from infra.frontend import SERVICE_PORT as WEB_SERVICE_PORT
-from infra.frontend import Frontend, FrontendArgs
-from infra.kafka import Kafka, KafkaArgs, KafkaSettings, bootstrap_servers
+from infra.frontend import WEB_PORT, Frontend, FrontendArgs
+from infra.ingress import Ingress, IngressArgs, IngressSettings
+from infra.kafka import CLIENT_PORT as KAFKA_PORT
+from infra.kafka import CONTROLLER_PORT as KAFKA_CONTROLLER_PORT
+from infra.kafka import EXPORTER_PORT as KAFKA_EXPORTER_PORT
+from infra.kafka import Kafka, KafkaArgs, KafkaSettings, bootstrap_servers, kafka_names
 from infra.kafka_topics import KafkaTopics, KafkaTopicsArgs, TopicSettings
+from infra.labels import selector_labels
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import child_name, require_dns_label
+from infra.network_policies import (
+    DataService,
+    NetworkPolicies,
+    NetworkPoliciesArgs,
+    NetworkPolicySettings,
+    Pods,
+    with_dapr_metrics,
+)
+from infra.postgres import EXPORTER_PORT as POSTGRES_EXPORTER_PORT
 from infra.postgres import POSTGRES_PORT, Postgres, PostgresArgs, PostgresSettings, postgres_names
 from infra.rbac import Rbac, RbacArgs, service_account_name
+from infra.redis import EXPORTER_PORT as REDIS_EXPORTER_PORT
 from infra.redis import REDIS_PORT, Redis, RedisArgs, RedisSettings, redis_names
 from infra.relay import Relay, RelayArgs
-from infra.secrets import Credentials, CredentialsArgs, secret_name
+from infra.secrets import REDIS_PASSWORD_KEY, Credentials, CredentialsArgs, secret_name
 from infra.sizes import Size
 
 WORKLOADS: tuple[str, ...] = (
@@ -99,6 +116,15 @@ class PlatformArgs(SettingsModel):
         default_factory=TopicSettings, description="Layout of the task.* topics."
     )
     dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecars.")
+    ingress: IngressSettings = Field(
+        default_factory=IngressSettings, description="Public entry: host, TLS, limits, CORS."
+    )
+    autoscaling: AutoscalingSettings = Field(
+        default_factory=AutoscalingSettings, description="HPAs of the frontend and backend."
+    )
+    network_policies: NetworkPolicySettings = Field(
+        default_factory=NetworkPolicySettings, description="Default-deny ingress and its allows."
+    )
     postgres_password: SecretStr = Field(
         min_length=16, description="Database password (secret config, at least 16 characters)."
     )
@@ -144,7 +170,7 @@ class TodoPlatform(pulumi.ComponentResource):
         bootstrap = bootstrap_servers(instance, ns)
         secret = secret_name(instance)
         settings_map = config_map_name(instance)
-        dapr_config = child_name(instance, "dapr")
+        dapr_config = configuration_name(instance)
 
         AppConfig(
             f"{name}-settings",
@@ -231,15 +257,38 @@ class TodoPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, kafka]),
         )
 
-        after_data = pulumi.ResourceOptions(
-            parent=self, depends_on=[namespace, postgres, redis, kafka]
+        # Sidecars fail to start without their Configuration, so the apps wait for Dapr's objects.
+        dapr = (
+            [
+                Dapr(
+                    f"{name}-dapr",
+                    DaprArgs(
+                        namespace=ns,
+                        instance=instance,
+                        settings=args.dapr,
+                        redis_address=f"{redis_host}:{REDIS_PORT}",
+                        secret_name=secret,
+                        redis_password_key=REDIS_PASSWORD_KEY,
+                        kafka_brokers=bootstrap,
+                    ),
+                    opts=in_namespace,
+                )
+            ]
+            if args.dapr.enabled
+            else []
         )
+        after_data = pulumi.ResourceOptions(
+            parent=self, depends_on=[namespace, postgres, redis, kafka, *dapr]
+        )
+        scaling = args.autoscaling
         backend = Backend(
             f"{name}-backend",
             BackendArgs(
                 namespace=ns,
                 instance=instance,
-                **_workload(args.backend, args.app_image),
+                **_workload(
+                    args.backend, args.app_image, scaling.backend if scaling.enabled else None
+                ),
                 service_account_name=account("backend"),
                 config_map_name=settings_map,
                 secret_name=secret,
@@ -252,7 +301,8 @@ class TodoPlatform(pulumi.ComponentResource):
             ),
             opts=after_data,
         )
-        Relay(
+        # After the backend: its rollout completes only once migrations created the outbox.
+        relay = Relay(
             f"{name}-relay",
             RelayArgs(
                 namespace=ns,
@@ -262,20 +312,63 @@ class TodoPlatform(pulumi.ComponentResource):
                 config_map_name=settings_map,
                 secret_name=secret,
             ),
-            opts=after_data,
+            opts=pulumi.ResourceOptions.merge(
+                after_data, pulumi.ResourceOptions(depends_on=[backend])
+            ),
         )
         frontend = Frontend(
             f"{name}-frontend",
             FrontendArgs(
                 namespace=ns,
                 instance=instance,
-                **_workload(args.frontend, None),
+                **_workload(args.frontend, None, scaling.frontend if scaling.enabled else None),
                 service_account_name=account("frontend"),
                 dapr=args.dapr,
                 dapr_config_name=dapr_config,
             ),
-            opts=in_namespace,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *dapr]),
         )
+        backend_name, frontend_name = (
+            child_name(instance, "backend"),
+            child_name(instance, "frontend"),
+        )
+        if scaling.enabled:
+            for workload, target, bounds in (
+                ("backend", backend, scaling.backend),
+                ("frontend", frontend, scaling.frontend),
+            ):
+                Autoscaler(
+                    f"{name}-{workload}-autoscaler",
+                    AutoscalerArgs(
+                        namespace=ns,
+                        instance=instance,
+                        deployment_name=child_name(instance, workload),
+                        component=workload,
+                        replicas=bounds,
+                        policy=scaling.policy,
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[target]),
+                )
+        self.url: str | None = None
+        if args.ingress.enabled:
+            ingress = Ingress(
+                f"{name}-ingress",
+                IngressArgs(
+                    namespace=ns,
+                    instance=instance,
+                    settings=args.ingress,
+                    backend_service=backend_name,
+                    frontend_service=frontend_name,
+                ),
+                opts=in_namespace,
+            )
+            self.url = ingress.url
+        if args.network_policies.enabled:
+            NetworkPolicies(
+                f"{name}-network-policies",
+                _network_policies_args(args, backend=backend, relay=relay, frontend=frontend),
+                opts=in_namespace,
+            )
 
         self.namespace = ns
         self.kafka_bootstrap = kafka.bootstrap
@@ -295,14 +388,87 @@ class TodoPlatform(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "endpoints": self.endpoints,
                 "kafka_bootstrap": self.kafka_bootstrap,
+                "url": self.url,
             }
         )
 
 
-def _workload(settings: WorkloadSettings, default_image: str | None) -> dict[str, object]:
-    """The Args fields of an app workload that come straight from its settings."""
+def _workload(
+    settings: WorkloadSettings, default_image: str | None, autoscaled: ReplicaRange | None = None
+) -> dict[str, object]:
+    """The Args fields of an app workload that come straight from its settings.
+
+    With an autoscaler (``autoscaled`` is its range) the HPA owns the count: the Deployment
+    leaves ``replicas`` unset and the PDB is sized for the HPA's minimum.
+    """
     fields = settings.model_dump(exclude_none=True)
     image = settings.image or default_image
     if image is not None:
         fields["image"] = image
+    if autoscaled is not None:
+        fields["replicas"] = autoscaled.min_replicas
+        fields["autoscaled"] = True
     return fields
+
+
+def _network_policies_args(
+    args: PlatformArgs, *, backend: Backend, relay: Relay, frontend: Frontend
+) -> NetworkPoliciesArgs:
+    """Who may reach whom: the paths of this platform, as selectors and ports."""
+    instance = args.instance
+    postgres = postgres_names(instance, args.postgres.image).selector
+    redis = redis_names(instance, args.redis.image).selector
+    kafka = kafka_names(instance, args.kafka.image).selector
+    kafka_clients = (
+        backend.selector,
+        relay.selector,
+        selector_labels("kafka-exporter", instance, "kafka-exporter"),
+        selector_labels("kafka-topics", instance, "kafka-topics"),
+    )
+    api = Pods(name="backend", selector=backend.selector, ports=(API_PORT,))
+    web = Pods(name="frontend", selector=frontend.selector, ports=(WEB_PORT,))
+    exporters = (
+        Pods(name="postgres", selector=postgres, ports=(POSTGRES_EXPORTER_PORT,)),
+        Pods(name="redis", selector=redis, ports=(REDIS_EXPORTER_PORT,)),
+        Pods(
+            name="kafka-exporter",
+            selector=selector_labels("kafka-exporter", instance, "kafka-exporter"),
+            ports=(KAFKA_EXPORTER_PORT,),
+        ),
+    )
+    # The web server has no metrics of its own; with Dapr its sidecar has.
+    scraped_apps = (
+        (with_dapr_metrics(api), with_dapr_metrics(Pods(name="frontend", selector=web.selector)))
+        if args.dapr.enabled
+        else (api,)
+    )
+    return NetworkPoliciesArgs(
+        namespace=args.namespace,
+        instance=instance,
+        settings=args.network_policies,
+        public=(web, api),
+        data_services={
+            "postgres": DataService(
+                pods=Pods(name="postgres", selector=postgres, ports=(POSTGRES_PORT,)),
+                clients=(backend.selector, relay.selector),
+            ),
+            "redis": DataService(
+                pods=Pods(name="redis", selector=redis, ports=(REDIS_PORT,)),
+                clients=(backend.selector,),
+            ),
+            "kafka": DataService(
+                pods=Pods(name="kafka", selector=kafka, ports=(KAFKA_PORT,)),
+                clients=kafka_clients,
+                peer_ports=(KAFKA_PORT, KAFKA_CONTROLLER_PORT),
+            ),
+        },
+        dapr_apps=(
+            (
+                Pods(name="backend", selector=api.selector),
+                Pods(name="frontend", selector=web.selector),
+            )
+            if args.dapr.enabled
+            else ()
+        ),
+        metrics=(*scraped_apps, *exporters),
+    )
