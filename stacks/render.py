@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import yaml
@@ -34,6 +34,7 @@ PLACEHOLDERS: dict[str, str] = {
 """Stand-ins for the secrets during a render; long enough to pass validation, never deployed."""
 
 ALL_FILE = "all.yaml"
+T = TypeVar("T")
 
 # kubectl applies a file in order: what others live in or refer to comes first.
 _KIND_ORDER = (
@@ -167,6 +168,31 @@ def with_placeholders(
     return filled, secrets
 
 
+def record(
+    build: Callable[[], T],
+    *,
+    stack: str = "test",
+    settings: Mapping[str, object] | None = None,
+    secret_keys: Collection[str] = (),
+) -> tuple[T, list[Registration]]:
+    """Call ``build`` under fresh mocks with these config settings; return its result and
+    every resource it registered, in registration order. Exceptions propagate."""
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{key}": str(value) for key, value in (settings or {}).items()},
+        [f"{PROJECT}:{key}" for key in secret_keys],
+    )
+    result: list[T] = []
+
+    def program() -> None:
+        result.append(build())
+
+    # mocks.test runs the program and waits for every registration to finish.
+    mocks.test(program)()  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
+    return result[0], recorder.registrations
+
+
 def run_stack(stack: str, settings: Mapping[str, object], secret_keys: set[str]) -> Rendered:
     """Run the program for ``stack`` with these settings under mocks.
 
@@ -174,21 +200,10 @@ def run_stack(stack: str, settings: Mapping[str, object], secret_keys: set[str])
     mock runtime is even set up.
     """
     stack_config(settings, secret_keys)
-    recorder = Recorder()
-    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{key}": str(value) for key, value in settings.items()},
-        [f"{PROJECT}:{key}" for key in secret_keys],
+    (config, platform), registrations = record(
+        run, stack=stack, settings=settings, secret_keys=secret_keys
     )
-    result: list[Rendered] = []
-
-    def program() -> None:
-        config, platform = run()
-        result.append(Rendered(config, recorder.registrations, stack_outputs(platform)))
-
-    # mocks.test runs the program and waits for every registration to finish.
-    mocks.test(program)()  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
-    return result[0]
+    return Rendered(config, registrations, stack_outputs(platform))
 
 
 def render_stack(stack: str, project_dir: Path) -> Rendered:
