@@ -352,6 +352,15 @@ class Postgres(Service):
             self.places.state.chmod(0o755)
             shutil.chown(self.home, "postgres", "postgres")
             shutil.chown(self.socket_dir, "postgres", "postgres")
+            try:
+                _run(self._as_owner(["test", "-w", str(self.home)]), "reaching the data folder")
+            except ServiceError:
+                raise ServiceError(
+                    f"postgres: the `postgres` user cannot reach {self.home}: every folder above "
+                    "it must let others enter (o+x). Choose a TODO_SERVICES_DIR directly in the "
+                    "temp folder (tempfile.mkdtemp() makes one), not inside a private folder "
+                    "such as pytest's tmp_path."
+                ) from None
         # Local (socket) connections are trusted so this script can create the role; the socket
         # folder is private to the server's user. TCP needs the password.
         _run(
@@ -496,10 +505,9 @@ class Redis(Service):
     def log_file(self) -> Path:
         return self.home / "redis.log"
 
-    def owns(self, pid: int) -> bool:
-        # redis-server rewrites its command line to "redis-server 127.0.0.1:<port>".
-        cmdline = _process_cmdline(pid)
-        return "redis-server" in cmdline and f"{LOOPBACK}:{self.port}" in cmdline
+    @property
+    def config_file(self) -> Path:
+        return self.home / "redis.conf"
 
     def missing_packages(self) -> list[str]:
         return ["redis-server"] if shutil.which("redis-server") is None else []
@@ -507,29 +515,22 @@ class Redis(Service):
     def launch(self) -> int:
         redis_server = shutil.which("redis-server")
         assert redis_server is not None  # missing_packages() were installed first
-        return _spawn(
-            [
-                redis_server,
-                "--bind",
-                LOOPBACK,
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.home),
-                "--daemonize",
-                "no",
-                "--logfile",
-                "",
-                # A cache: the service answers from PostgreSQL when it is empty, so an occasional
-                # snapshot is plenty and an append-only log would only cost disk writes.
-                "--save",
-                "300 1",
-                "--appendonly",
-                "no",
-            ],
-            self.log_file,
-            self.home,
-        )
+        settings = {
+            "bind": LOOPBACK,
+            "port": str(self.port),
+            "dir": str(self.home),
+            "daemonize": "no",
+            "logfile": '""',
+            # A cache: the service answers from PostgreSQL when it is empty, so an occasional
+            # snapshot is plenty and an append-only log would only cost disk writes.
+            "save": '"300 1"',
+            "appendonly": "no",
+            # redis-server rewrites its command line; keep the config path (inside self.home)
+            # in it, so `owns` recognises the server as it does the others.
+            "proc-title-template": '"{title} {listen-addr} {config-file}"',
+        }
+        self.config_file.write_text("".join(f"{key} {value}\n" for key, value in settings.items()))
+        return _spawn([redis_server, str(self.config_file)], self.log_file, self.home)
 
     def answers(self) -> bool:
         import redis

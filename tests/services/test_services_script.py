@@ -1,21 +1,39 @@
-"""scripts/services itself: per-service start/stop by pid, reuse, and a clear error on a taken port.
+"""scripts/services itself: per-service start/stop by pid, reuse, and clear errors.
 
-These run a private Redis (the cheapest server) on a free port with its own state folder and env
-file, so they never touch the shared servers other tests are using.
+These run a private set of servers on free ports with their own state folder and env file, so
+they never touch the shared servers other tests are using.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
-from tests.conftest import SERVICES_SCRIPT, read_env_file
+from tests.conftest import (
+    SERVICES_SCRIPT,
+    kafka_answers,
+    postgres_answers,
+    read_env_file,
+    redis_answers,
+)
+
+PORT_VARIABLES = {
+    "postgres": "TODO_PG_PORT",
+    "redis": "TODO_REDIS_PORT",
+    "kafka": "TODO_KAFKA_PORT",
+}
+SETTINGS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "postgres": ("TODO_DATABASE_URL", postgres_answers),
+    "redis": ("TODO_REDIS_URL", redis_answers),
+    "kafka": ("TODO_KAFKA_BOOTSTRAP_SERVERS", kafka_answers),
+}
 
 
 def _free_port() -> int:
@@ -40,45 +58,55 @@ def _services(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
 
 
 @pytest.fixture
-def private_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def private_env() -> Iterator[dict[str, str]]:
+    # Directly in the temp folder, not in pytest's private tmp_path: as root, PostgreSQL runs as
+    # the `postgres` user, which must be able to enter every folder above its data.
+    state = Path(tempfile.mkdtemp(prefix="todo-services-test-"))
     env = {
-        "TODO_SERVICES_DIR": str(tmp_path / "state"),
-        "TODO_SERVICES_ENV_FILE": str(tmp_path / "services.env"),
-        "TODO_REDIS_PORT": str(_free_port()),
+        "TODO_SERVICES_DIR": str(state),
+        "TODO_SERVICES_ENV_FILE": str(state / "services.env"),
+        "TODO_KAFKA_CONTROLLER_PORT": str(_free_port()),
+        **{variable: str(_free_port()) for variable in PORT_VARIABLES.values()},
     }
-    yield env
-    _services(env, "stop", "redis")
+    try:
+        yield env
+    finally:
+        _services(env, "stop")
+        shutil.rmtree(state)
 
 
-def test_start_reuse_status_and_stop_one_service(private_env: dict[str, str]) -> None:
-    port = int(private_env["TODO_REDIS_PORT"])
+@pytest.mark.parametrize("name", ["postgres", "redis", "kafka"])
+def test_start_reuse_status_and_stop_one_service(private_env: dict[str, str], name: str) -> None:
+    port = private_env[PORT_VARIABLES[name]]
+    key, answers = SETTINGS[name]
 
-    started = _services(private_env, "start", "redis")
-    assert started.returncode == 0, started.stderr
-    assert "redis: started (pid " in started.stdout
-    settings = read_env_file(Path(private_env["TODO_SERVICES_ENV_FILE"]))
-    assert settings["TODO_REDIS_URL"] == f"redis://127.0.0.1:{port}/0"
-    assert redis.Redis(host="127.0.0.1", port=port).ping() is True
-    pid = int((Path(private_env["TODO_SERVICES_DIR"]) / f"redis-{port}.pid").read_text())
+    started = _services(private_env, "start", name)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert f"{name}: started (pid " in started.stdout
+    setting = read_env_file(Path(private_env["TODO_SERVICES_ENV_FILE"]))[key]
+    assert f"127.0.0.1:{port}" in setting
+    assert answers(setting)
+    pid = int((Path(private_env["TODO_SERVICES_DIR"]) / f"{name}-{port}.pid").read_text())
 
-    again = _services(private_env, "start", "redis")
+    again = _services(private_env, "start", name)
     assert again.returncode == 0, again.stderr
-    assert f"redis: already running (pid {pid})" in again.stdout
+    assert f"{name}: already running (pid {pid})" in again.stdout
 
-    assert _services(private_env, "status", "redis").returncode == 0
+    assert _services(private_env, "status", name).returncode == 0
 
-    stopped = _services(private_env, "stop", "redis")
+    stopped = _services(private_env, "stop", name)
     assert stopped.returncode == 0, stopped.stderr
-    assert f"redis: stopped (pid {pid})" in stopped.stdout
+    assert f"{name}: stopped (pid {pid})" in stopped.stdout
     assert not _alive(pid)
-    status = _services(private_env, "status", "redis")
-    assert (status.returncode, status.stdout.strip()) == (3, "redis: stopped")
+    assert not answers(setting)
+    status = _services(private_env, "status", name)
+    assert (status.returncode, status.stdout.strip()) == (3, f"{name}: stopped")
 
 
 def test_port_taken_by_another_process_fails_clearly(private_env: dict[str, str]) -> None:
@@ -89,6 +117,15 @@ def test_port_taken_by_another_process_fails_clearly(private_env: dict[str, str]
     assert result.returncode == 1
     assert f"port 127.0.0.1:{private_env['TODO_REDIS_PORT']} is taken" in result.stderr
     assert "TODO_REDIS_PORT=<port>" in result.stderr
+
+
+def test_taken_controller_port_names_its_own_variable(private_env: dict[str, str]) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(private_env["TODO_KAFKA_CONTROLLER_PORT"])))
+        squatter.listen()
+        result = _services(private_env, "start", "kafka")
+    assert result.returncode == 1
+    assert "TODO_KAFKA_CONTROLLER_PORT=<port>" in result.stderr
 
 
 def test_bad_port_setting_names_the_variable(private_env: dict[str, str]) -> None:
