@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pulumi
 import yaml
 from pulumi.runtime import mocks
+from pulumi.runtime.mocks import MockMonitor
 
 from stacks.config import PROJECT, SECRET_KEYS, StackConfig, stack_config
 from stacks.program import run, stack_outputs
@@ -57,11 +58,13 @@ _KIND_ORDER = (
 
 @dataclass(frozen=True)
 class Registration:
-    """One resource the program registered: its type token, logical name and inputs."""
+    """One resource the program registered: its type token, logical name and inputs, and the
+    logical names of the resources it waits for (``depends_on`` and inputs from outputs)."""
 
     type: str
     name: str
     inputs: dict[str, Any]
+    dependencies: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -69,13 +72,34 @@ class Recorder(pulumi.runtime.Mocks):
     """Mocks that echo inputs back as outputs and remember every registration."""
 
     registrations: list[Registration] = field(default_factory=list)
+    waits_for: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.registrations.append(Registration(args.typ, args.name, dict(args.inputs)))
+        dependencies = self.waits_for.get((args.typ, args.name), frozenset())
+        self.registrations.append(
+            Registration(args.typ, args.name, dict(args.inputs), dependencies)
+        )
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
         return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also noting which resources each registration waits for."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(recorder)
+        self.recorder = recorder
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802, ANN401 - the gRPC method
+        urns = set(request.dependencies)
+        for dependency in request.propertyDependencies.values():
+            urns.update(dependency.urns)
+        self.recorder.waits_for[(request.type, request.name)] = frozenset(
+            urn.rsplit("::", 1)[-1] for urn in urns
+        )
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]  # SDK: unannotated
 
 
 @dataclass(frozen=True)
@@ -178,7 +202,13 @@ def record(
     """Call ``build`` under fresh mocks with these config settings; return its result and
     every resource it registered, in registration order. Exceptions propagate."""
     recorder = Recorder()
-    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        recorder,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=RecordingMonitor(recorder),
+    )
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": str(value) for key, value in (settings or {}).items()},
         [f"{PROJECT}:{key}" for key in secret_keys],
