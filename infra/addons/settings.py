@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from infra.addons.cloud import CLOUDS, CloudName, LoadBalancer
+from infra.component import SettingsModel
 
 IssuerName = Literal["letsencrypt-staging", "letsencrypt-prod"]
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IngressNginxSettings(_Settings):
+class IngressNginxSettings(SettingsModel):
     enabled: bool = Field(default=False, description="Install ingress-nginx; off by default.")
     replicas: int = Field(
         default=2, ge=1, le=10, description="Two keep ingress up through a node drain."
@@ -31,7 +28,7 @@ class IngressNginxSettings(_Settings):
     )
 
 
-class CertManagerSettings(_Settings):
+class CertManagerSettings(SettingsModel):
     enabled: bool = Field(default=False, description="Install cert-manager and its issuers.")
     acme_email: str | None = Field(
         default=None,
@@ -42,24 +39,26 @@ class CertManagerSettings(_Settings):
     @model_validator(mode="after")
     def _email(self) -> CertManagerSettings:
         if self.enabled and self.acme_email is None:
-            raise ValueError("cert_manager.acme_email is required when cert_manager.enabled=true")
+            raise ValueError(
+                "addons.certManager.acmeEmail is required when addons.certManager.enabled=true"
+            )
         return self
 
 
-class DaprSettings(_Settings):
+class DaprSettings(SettingsModel):
     enabled: bool = Field(default=False, description="Install the Dapr control plane.")
     ha: bool = Field(
         default=False, description="Three replicas of each control-plane service (prod)."
     )
 
 
-class MetricsServerSettings(_Settings):
+class MetricsServerSettings(SettingsModel):
     enabled: bool = Field(
         default=False, description="Install metrics-server (HPAs need it); GKE and AKS ship one."
     )
 
 
-class AddonsSettings(_Settings):
+class AddonsSettings(SettingsModel):
     """The ``addons`` block of a stack."""
 
     ingress_class: Literal["nginx", "gce"] = Field(
@@ -75,8 +74,8 @@ class AddonsSettings(_Settings):
     def _ingress(self) -> AddonsSettings:
         if self.ingress_class == "gce" and self.ingress_nginx.enabled:
             raise ValueError(
-                "addons.ingress_class='gce' replaces ingress-nginx: set "
-                "addons.ingress_nginx.enabled=false"
+                "addons.ingressClass='gce' replaces ingress-nginx: set "
+                "addons.ingressNginx.enabled=false"
             )
         return self
 
@@ -86,12 +85,12 @@ def check_for_cloud(addons: AddonsSettings, cloud: CloudName) -> AddonsSettings:
     traits = CLOUDS[cloud]
     if addons.ingress_class not in traits.ingress_classes:
         raise ValueError(
-            f"addons.ingress_class={addons.ingress_class!r} is not available on "
+            f"addons.ingressClass={addons.ingress_class!r} is not available on "
             f"cluster.provider={cloud!r}; choose one of {', '.join(traits.ingress_classes)}"
         )
     if addons.metrics_server.enabled and traits.ships_metrics_server:
         raise ValueError(
-            f"addons.metrics_server.enabled=true on cluster.provider={cloud!r}, which runs its "
+            f"addons.metricsServer.enabled=true on cluster.provider={cloud!r}, which runs its "
             "own metrics-server: a second one would fight it for the metrics API"
         )
     return addons

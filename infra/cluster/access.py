@@ -54,17 +54,19 @@ def cluster_provider(
     kubeconfig: pulumi.Output[str],
     identifier: pulumi.Input[str],
     parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> k8s.Provider:
     """The Kubernetes provider every object of the stack is created with.
 
     ``cluster_identifier`` is the cluster's immutable cloud id: without it any kubeconfig change
     (a rotated CA, a new endpoint, another auth plugin) replaces the provider and with it every
-    Kubernetes object of the stack (pulumi-kubernetes issue 4019).
+    Kubernetes object of the stack (pulumi-kubernetes issue 4019). ``depends_on`` names the
+    node pools: every object made with this provider then waits for nodes to run on.
     """
     return k8s.Provider(
         name,
         kubeconfig=kubeconfig,
         cluster_identifier=identifier,
         enable_server_side_apply=True,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

@@ -54,6 +54,26 @@ def _pool(
     )
 
 
+def _network_profile(settings: AksSettings) -> aks.ContainerServiceNetworkProfileArgsDict:
+    """Azure CNI, overlay or not; Calico enforces the stack's NetworkPolicies.
+
+    A plain dict, not ``ContainerServiceNetworkProfileArgs``: that class fills in a default
+    ``podCidr``, which AKS refuses for Azure CNI without overlay (pods take subnet addresses).
+    """
+    profile: aks.ContainerServiceNetworkProfileArgsDict = {
+        "network_plugin": "azure",
+        "service_cidr": settings.service_cidr,
+        "dns_service_ip": settings.dns_service_ip,
+        "network_policy": "calico",
+        "load_balancer_sku": "standard",
+        "outbound_type": "loadBalancer",
+    }
+    if settings.network_plugin == "azure-overlay":
+        profile["network_plugin_mode"] = "overlay"
+        profile["pod_cidr"] = settings.pod_cidr
+    return profile
+
+
 def decode_kubeconfig(encoded: str) -> str:
     """The AKS API returns the kubeconfig base64-encoded."""
     return base64.b64decode(encoded).decode()
@@ -77,7 +97,6 @@ class AksCluster(pulumi.ComponentResource):
         group = azure.resources.ResourceGroup(
             f"{name}-rg", location=settings.location, tags=tags, opts=child
         )
-        overlay = settings.network_plugin == "azure-overlay"
         public = bool(settings.api_public_cidrs)
         cluster = aks.ManagedCluster(
             f"{name}-aks",
@@ -92,16 +111,7 @@ class AksCluster(pulumi.ComponentResource):
                 _pool("system", settings.system_pool, "System", settings.version),
                 _pool("user", settings.user_pool, "User", settings.version),
             ],
-            network_profile=aks.ContainerServiceNetworkProfileArgs(
-                network_plugin="azure",
-                network_plugin_mode="overlay" if overlay else None,
-                pod_cidr=settings.pod_cidr if overlay else None,
-                service_cidr=settings.service_cidr,
-                dns_service_ip=settings.dns_service_ip,
-                network_policy="calico",
-                load_balancer_sku="standard",
-                outbound_type="loadBalancer",
-            ),
+            network_profile=_network_profile(settings),
             api_server_access_profile=aks.ManagedClusterAPIServerAccessProfileArgs(
                 enable_private_cluster=not public,
                 authorized_ip_ranges=list(settings.api_public_cidrs) or None,

@@ -140,6 +140,7 @@ class EksCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=aws_provider)
 
         zones = aws.get_availability_zones_output(
+            region=settings.region,
             state="available",
             opts=pulumi.InvokeOutputOptions(parent=self, provider=aws_provider),
         )
@@ -336,7 +337,11 @@ class EksCluster(pulumi.ComponentResource):
             ).apply(lambda values: _kubeconfig(values, settings.region))
         )
         self.provider = cluster_provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, identifier=cluster.arn, parent=self
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            identifier=cluster.arn,
+            parent=self,
+            depends_on=[node_group, ebs_csi],
         )
         self.storage_class_name = STORAGE_CLASSES["eks"].name
         default_storage_class(

@@ -167,7 +167,7 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
         pool = settings.node_pool
-        gcp.container.NodePool(
+        node_pool = gcp.container.NodePool(
             f"{name}-pool",
             cluster=cluster.id,
             location=settings.region,
@@ -206,7 +206,11 @@ class GkeCluster(pulumi.ComponentResource):
             ).apply(_kubeconfig)
         )
         self.provider = cluster_provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, identifier=cluster.id, parent=self
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            identifier=cluster.id,
+            parent=self,
+            depends_on=[node_pool],
         )
         self.storage_class_name = STORAGE_CLASSES["gke"].name
         default_storage_class(f"{name}-storage-class", "gke", provider=self.provider, parent=self)

@@ -1,9 +1,10 @@
 """Typed, validated settings for the cluster a stack runs on: none (bring your own) or one cloud.
 
 ``provider`` is the discriminator: a stack file says ``provider: eks`` and only the EKS block's
-fields are accepted; a GKE field in an EKS block fails, naming the field. Every network and
-exposure choice is explicit: a public API endpoint exists only when ``api_public_cidrs`` lists
-who may reach it, so nothing is public that the stack file didn't ask for.
+fields are accepted; a GKE field in an EKS block fails, naming the field. Keys are camelCase in
+stack files, like every setting. Every exposure choice is explicit: a public API endpoint exists
+only when ``apiPublicCidrs`` lists who may reach it, so nothing is public that the stack file
+didn't ask for.
 """
 
 from __future__ import annotations
@@ -12,22 +13,19 @@ import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.alias_generators import to_camel
+
+from infra.component import SettingsModel
 
 _LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NodePool(_Settings):
+class NodePool(SettingsModel):
     """One autoscaling pool of worker nodes; the autoscaler moves between ``min`` and ``max``."""
 
     instance_type: str = Field(
@@ -43,7 +41,7 @@ class NodePool(_Settings):
     @model_validator(mode="after")
     def _bounds(self) -> NodePool:
         if self.min > self.max:
-            raise ValueError(f"node pool min={self.min} is greater than max={self.max}")
+            raise ValueError(f"nodePool min={self.min} is greater than max={self.max}")
         return self
 
 
@@ -67,7 +65,7 @@ def _disjoint(blocks: dict[str, str]) -> None:
                 raise ValueError(f"{name}={net} overlaps {other_name}={other}")
 
 
-class NoCluster(_Settings):
+class NoCluster(SettingsModel):
     """Deploy onto a cluster that already exists: the ambient kube context or a kubeconfig."""
 
     provider: Literal["none"] = "none"
@@ -80,7 +78,7 @@ class NoCluster(_Settings):
     )
 
 
-class EksSettings(_Settings):
+class EksSettings(SettingsModel):
     """An EKS cluster in its own VPC across three availability zones."""
 
     provider: Literal["eks"]
@@ -105,18 +103,18 @@ class EksSettings(_Settings):
     @field_validator("vpc_cidr")
     @classmethod
     def _vpc(cls, value: str) -> str:
-        cidr = _cidr(value, "vpc_cidr")
+        cidr = _cidr(value, "vpcCidr")
         if ipaddress.ip_network(cidr).prefixlen > 20:
-            raise ValueError(f"vpc_cidr={value!r} is too small: use a /20 or larger")
+            raise ValueError(f"vpcCidr={value!r} is too small: use a /20 or larger")
         return cidr
 
     @field_validator("api_public_cidrs")
     @classmethod
     def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _cidrs(values, "api_public_cidrs")
+        return _cidrs(values, "apiPublicCidrs")
 
 
-class GkeSettings(_Settings):
+class GkeSettings(SettingsModel):
     """A VPC-native GKE cluster with private nodes and workload identity."""
 
     provider: Literal["gke"]
@@ -153,12 +151,12 @@ class GkeSettings(_Settings):
     @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")
     @classmethod
     def _cidr_field(cls, value: str, info: ValidationInfo) -> str:
-        return _cidr(value, info.field_name or "cidr")
+        return _cidr(value, to_camel(info.field_name or "cidr"))
 
     @field_validator("api_public_cidrs")
     @classmethod
     def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _cidrs(values, "api_public_cidrs")
+        return _cidrs(values, "apiPublicCidrs")
 
     @field_validator("labels")
     @classmethod
@@ -174,19 +172,19 @@ class GkeSettings(_Settings):
     @model_validator(mode="after")
     def _ranges(self) -> GkeSettings:
         if ipaddress.ip_network(self.master_cidr).prefixlen != 28:
-            raise ValueError(f"master_cidr={self.master_cidr!r} must be a /28")
+            raise ValueError(f"masterCidr={self.master_cidr!r} must be a /28")
         _disjoint(
             {
-                "subnet_cidr": self.subnet_cidr,
-                "pods_cidr": self.pods_cidr,
-                "services_cidr": self.services_cidr,
-                "master_cidr": self.master_cidr,
+                "subnetCidr": self.subnet_cidr,
+                "podsCidr": self.pods_cidr,
+                "servicesCidr": self.services_cidr,
+                "masterCidr": self.master_cidr,
             }
         )
         return self
 
 
-class AksSettings(_Settings):
+class AksSettings(SettingsModel):
     """An AKS cluster with a system pool and an autoscaling user pool."""
 
     provider: Literal["aks"]
@@ -223,22 +221,21 @@ class AksSettings(_Settings):
     @field_validator("pod_cidr", "service_cidr")
     @classmethod
     def _cidr_field(cls, value: str, info: ValidationInfo) -> str:
-        return _cidr(value, info.field_name or "cidr")
+        return _cidr(value, to_camel(info.field_name or "cidr"))
 
     @field_validator("api_public_cidrs")
     @classmethod
     def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _cidrs(values, "api_public_cidrs")
+        return _cidrs(values, "apiPublicCidrs")
 
     @model_validator(mode="after")
     def _ranges(self) -> AksSettings:
         if ipaddress.ip_address(self.dns_service_ip) not in ipaddress.ip_network(self.service_cidr):
             raise ValueError(
-                f"dns_service_ip={self.dns_service_ip!r} is not in "
-                f"service_cidr={self.service_cidr!r}"
+                f"dnsServiceIp={self.dns_service_ip!r} is not in serviceCidr={self.service_cidr!r}"
             )
         if self.network_plugin == "azure-overlay":
-            _disjoint({"pod_cidr": self.pod_cidr, "service_cidr": self.service_cidr})
+            _disjoint({"podCidr": self.pod_cidr, "serviceCidr": self.service_cidr})
         return self
 
 
