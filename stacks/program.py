@@ -38,6 +38,7 @@ def pulumi_settings() -> tuple[dict[str, object], set[str]]:
 def stack_outputs(platform: TodoPlatform) -> dict[str, object]:
     """What ``pulumi stack output`` shows: where things are."""
     return {
+        "url": platform.url,
         "namespace": platform.namespace,
         "endpoints": platform.endpoints,
         "kafkaBootstrap": platform.kafka_bootstrap,
