@@ -95,10 +95,11 @@ async function loadTasks(append = false) {
 }
 
 async function signIn(action, username, password) {
-  if (action === "register") {
-    await call("/auth/register", { method: "POST", body: { username, password } });
-  }
-  const issued = await call("/auth/token", { method: "POST", form: { username, password } });
+  // Registering answers with a token too, so a new user is signed in at once.
+  const issued =
+    action === "register"
+      ? await call("/auth/register", { method: "POST", body: { username, password } })
+      : await call("/auth/token", { method: "POST", form: { username, password } });
   sessionStorage.setItem("token", issued.access_token);
   sessionStorage.setItem("user", username);
 }
