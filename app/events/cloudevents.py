@@ -91,4 +91,5 @@ class TaskEvent(BaseModel):
         )
 
     def to_json(self) -> str:
-        return self.model_dump_json(exclude_none=True)
+        # CloudEvents attributes are absent rather than null; data keeps its nulls.
+        return self.model_dump_json(exclude={"requestid"} if self.requestid is None else None)

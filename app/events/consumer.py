@@ -45,6 +45,7 @@ class StatsConsumer:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "error_cb": lambda error: log.warning("kafka: %s", error.str()),
+                "logger": logging.getLogger("app.kafka"),
                 **(extra_config or {}),
             }
         )

@@ -5,6 +5,9 @@ timeout), so the handler dedupes: it records the event id in ``processed_events`
 transaction as the stats change. A second delivery hits the primary key and changes nothing;
 a crash before commit leaves neither the id nor the effect.
 
+The effect is a sum of per-event deltas, so it does not depend on delivery order: events of one
+task travel on different topics (one per kind), and a consumer may read them interleaved.
+
 Both entry points use it: the Dapr route and the native Kafka consumer. They map its outcome to
 their own protocol (Dapr's SUCCESS/RETRY/DROP; commit or not commit the offset).
 """

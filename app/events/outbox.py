@@ -7,11 +7,16 @@ Guarantees, and where they come from:
 * **No double publishing between relays.** ``claim`` locks rows with ``FOR UPDATE SKIP LOCKED``
   (PostgreSQL); a second relay skips locked rows instead of waiting for or re-reading them. The
   locks are held until the claimer commits its "published" mark.
-* **Order per task.** Hazard: relay A has locked task T's event 1; relay B, skipping it, would
-  claim T's event 2 and could publish it first. So a claim keeps, for each task, only the rows
-  *before* the first unpublished row of that task that it does not hold. For one task, outbox ids
-  follow commit order (every writer locks the task row before inserting its event), so every
-  earlier event of a task is visible when a later one is.
+* **Order per task.** Events of one task share a key, so within a topic they share a partition
+  and keep their order there. The four kinds are separate topics, and Kafka orders nothing across
+  topics, so the relay publishes a batch in *waves* (``waves``): a task's next event is produced
+  only after the broker acknowledged its previous one. Consumers reading several topics may
+  still see them interleaved differently; the stats handler does not depend on that order.
+* **No overtaking between relays.** Hazard: relay A has locked task T's event 1; relay B,
+  skipping it, would claim T's event 2 and could publish it first. So a claim keeps, for each
+  task, only the rows *before* the first unpublished row of that task that it does not hold. For
+  one task, outbox ids follow commit order (every writer locks the task row before inserting its
+  event), so every earlier event of a task is visible when a later one is.
 * **At least once.** Rows are marked only after the broker acknowledged them, so a crash between
   the acknowledgement and the mark republishes; consumers dedupe by event id.
 
@@ -89,6 +94,24 @@ def _first_foreign_row(session: Session, claimed: Sequence[PendingEvent]) -> dic
         if row_id not in mine and task_id not in cut:
             cut[task_id] = row_id
     return cut
+
+
+def waves(events: Sequence[PendingEvent], limit: int) -> list[list[PendingEvent]]:
+    """Split a batch so wave k holds each task's k-th event; at most ``limit`` waves.
+
+    Events past the last wave stay claimed but unpublished; the next batch takes them. The cap
+    keeps a task with thousands of pending events from costing thousands of flushes in one batch.
+    """
+    result: list[list[PendingEvent]] = []
+    seen: dict[uuid.UUID, int] = {}
+    for event in events:
+        index = seen.get(event.task_id, 0)
+        seen[event.task_id] = index + 1
+        if index < limit:
+            if index == len(result):
+                result.append([])
+            result[index].append(event)
+    return result
 
 
 def deliverable_prefix(

@@ -1,8 +1,9 @@
 """The relay: moves outbox rows to Kafka, in batches, without losing or reordering them.
 
-One batch is one database transaction: claim (row locks, app.events.outbox), produce every row,
-flush once, mark the acknowledged ones in one UPDATE, commit. Throughput comes from the batch:
-one round trip to claim thousands of rows, one flush for all their deliveries, one UPDATE.
+One batch is one database transaction: claim (row locks, app.events.outbox), produce the rows,
+flush, mark the acknowledged ones in one UPDATE, commit. Throughput comes from the batch: one
+round trip to claim thousands of rows, one flush per wave (usually one or two: a wave holds at
+most one event per task, see ``outbox.waves``), one UPDATE.
 
 The producer is idempotent with ``acks=all``: the broker drops the producer's own retries and
 keeps each partition in send order. The key is the task id, so all events of a task land in one
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,6 +33,8 @@ from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+# A task's events beyond this many in one batch wait for the next batch (one flush per wave).
+MAX_WAVES_PER_BATCH = 16
 # Extra time ``flush`` allows beyond the message timeout, so every delivery report arrives.
 FLUSH_GRACE_SECONDS = 5.0
 
@@ -52,11 +56,18 @@ class KafkaPublisher:
             "queue.buffering.max.messages": 1_000_000,
             "queue.buffering.max.kbytes": 1_048_576,
             "error_cb": self._on_error,
+            # librdkafka's own log lines go through our JSON logging, not raw to stderr.
+            "logger": logging.getLogger("app.kafka"),
         }
         self._prefix = topic_prefix
         self._flush_timeout = message_timeout_ms / 1000 + FLUSH_GRACE_SECONDS
         self._fatal: KafkaError | None = None
         self._producer = Producer(self._config)
+
+    @property
+    def producer_config(self) -> dict[str, Any]:
+        """The producer's settings; the benchmark's bare producer reuses them, like for like."""
+        return dict(self._config)
 
     def publish(self, events: Sequence[PendingEvent]) -> set[int]:
         """Send all events, wait for every report, return the ids the broker acknowledged."""
@@ -133,11 +144,25 @@ class Relay:
             events = outbox.claim(session, self._batch_size)
             if not events:
                 return 0, 0
-            delivered = self._publisher.publish(events)
+            delivered = self._publish_in_waves(events)
             marked = outbox.deliverable_prefix(events, delivered)
             outbox.mark_published(session, [event.id for event in marked])
         self._count(events, {event.id for event in marked})
         return len(marked), len(events) - len(marked)
+
+    def _publish_in_waves(self, events: Sequence[PendingEvent]) -> set[int]:
+        """Each task's next event is produced only once the previous one is acknowledged."""
+        delivered: set[int] = set()
+        failed_tasks: set[uuid.UUID] = set()
+        for wave in outbox.waves(events, MAX_WAVES_PER_BATCH):
+            # After a failure, a task's later events wait: sending them would overtake it.
+            ready = [event for event in wave if event.task_id not in failed_tasks]
+            if not ready:
+                continue
+            acknowledged = self._publisher.publish(ready)
+            delivered |= acknowledged
+            failed_tasks.update(e.task_id for e in ready if e.id not in acknowledged)
+        return delivered
 
     def run(self, stop: threading.Event) -> None:
         """Publish until ``stop`` is set; back off while the broker or the database is away."""

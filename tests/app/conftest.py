@@ -152,7 +152,11 @@ def topic_prefix(kafka_bootstrap: str) -> Iterator[str]:
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     names = [prefix + kind.topic for kind in EventKind]
-    futures = admin.create_topics([NewTopic(n, num_partitions=PARTITIONS) for n in names])
+    # Broker append times let tests check the order in which the relay's writes landed.
+    config = {"message.timestamp.type": "LogAppendTime"}
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=PARTITIONS, config=config) for n in names]
+    )
     for future in futures.values():
         future.result(timeout=30)
     yield prefix
