@@ -58,7 +58,10 @@ class DaprControlPlane(pulumi.ComponentResource):
                     "mtls": {"enabled": True},
                     "logAsJson": True,
                     "prometheus": {"enabled": True},
-                }
+                },
+                # The app namespace enforces the restricted Pod Security Standard, which
+                # rejects an injected daprd that keeps any capability.
+                "dapr_sidecar_injector": {"sidecarDropALLCapabilities": True},
             },
             parent=self,
             depends_on=[namespace],

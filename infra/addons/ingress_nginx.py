@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.addons.charts import PinnedChart, helm_release
 from infra.addons.cloud import CLOUDS, CloudName
 from infra.addons.settings import IngressNginxSettings
+from infra.http_headers import ALLOWED_RESPONSE_HEADERS
 
 CHART = PinnedChart(
     name="ingress-nginx", version="4.13.3", repo="https://kubernetes.github.io/ingress-nginx"
@@ -38,7 +39,12 @@ def values(args: IngressNginxArgs) -> dict[str, object]:
             "ingressClassResource": {"name": CLASS_NAME, "default": False},
             # Snippets let any Ingress author inject nginx config (CVE-2021-25742); keep off.
             "allowSnippetAnnotations": False,
-            "config": {"use-forwarded-headers": "false", "server-tokens": "false"},
+            "config": {
+                "use-forwarded-headers": "false",
+                "server-tokens": "false",
+                # The app's Ingress adds these via custom-headers; unlisted ones answer 503.
+                "global-allowed-response-headers": ALLOWED_RESPONSE_HEADERS,
+            },
             "service": {
                 "type": "LoadBalancer",
                 "annotations": CLOUDS[args.cloud].service_annotations(args.settings.load_balancer),
