@@ -1,0 +1,169 @@
+"""Stack settings: every mistake fails before any resource exists, naming the key and reason."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from stacks.config import StackConfig, StackConfigError, decode, merge, stack_config
+from stacks.profiles import PROFILES
+from stacks.program import pulumi_settings, run
+from stacks.render import PLACEHOLDERS, record
+
+SECRETS = dict(PLACEHOLDERS)
+
+
+def settings(**overrides: object) -> dict[str, object]:
+    """A valid prod stack's settings (as the engine passes them) plus ``overrides``."""
+    values: dict[str, object] = {"profile": "prod", **SECRETS}
+    for key, value in overrides.items():
+        values[key] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+def load(**overrides: object) -> StackConfig:
+    return stack_config(settings(**overrides), secret_keys=set(SECRETS))
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile_is_valid(profile: str) -> None:
+    config = load(profile=profile)
+    assert config.profile == profile
+    assert config.namespace == PROFILES[profile]["namespace"]
+
+
+def test_overrides_merge_into_the_profile() -> None:
+    config = load(kafka={"storage": {"sizeGi": 80}})
+    assert config.kafka.storage.size_gi == 80
+    assert config.kafka.nodes == 3
+    assert config.kafka.size == "large"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"replicas": 3}, r"todo-evolution:replicas: Extra inputs are not permitted"),
+        ({"kafka": {"brokers": 3}}, r"todo-evolution:kafka\.brokers: Extra inputs"),
+        ({"kafka": {"nodes": 0}}, r"todo-evolution:kafka\.nodes: .*greater than or equal to 1"),
+        ({"kafka": {"nodes": "many"}}, r"todo-evolution:kafka\.nodes: .*valid integer.*'many'"),
+        ({"kafka": {"nodes": 2}}, r"todo-evolution:kafka: nodes=2 .*quorum"),
+        ({"postgres": {"size": "huge"}}, r"todo-evolution:postgres\.size: .*'nano'.*'huge'"),
+        ({"postgres": {"image": "postgres"}}, r"todo-evolution:postgres\.image: .*no tag"),
+        ({"redis": {"image": "redis:latest"}}, r"todo-evolution:redis\.image: .*'latest'"),
+        ({"namespace": "Todo_App"}, r"namespace='Todo_App' is not a valid Kubernetes name"),
+        ({"app": {"logLevel": "loud"}}, r"todo-evolution:app\.logLevel: .*'debug'"),
+        (
+            {"app": {"features": {"Dark Mode": True}}},
+            r"todo-evolution:app\.features: feature name 'Dark Mode'",
+        ),
+        (
+            {"topics": {"replicationFactor": 5}},
+            r"topics\.replicationFactor=5 exceeds kafka\.nodes=3",
+        ),
+        (
+            {"topics": {"minInsyncReplicas": 3, "replicationFactor": 2}},
+            r"todo-evolution:topics: minInsyncReplicas=3 exceeds replicationFactor=2",
+        ),
+        (
+            {"frontend": {"replicas": 2, "minAvailable": 2}},
+            r"todo-evolution:frontend: minAvailable=2 must be below replicas=2",
+        ),
+        (
+            {"kafka": {"storage": {"storageClass": "Fast SSD"}}},
+            r"todo-evolution:kafka\.storage\.storageClass: .*'Fast SSD'",
+        ),
+    ],
+)
+def test_bad_settings_name_the_key(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(StackConfigError, match=message):
+        load(**overrides)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(StackConfigError) as caught:
+        load(kafka={"nodes": 0}, bogus=1)
+    assert len(caught.value.problems) == 2
+
+
+@pytest.mark.parametrize("profile", [None, "qa"])
+def test_profile_must_be_known(profile: str | None) -> None:
+    values = {k: v for k, v in settings().items() if k != "profile"}
+    if profile is not None:
+        values["profile"] = profile
+    with pytest.raises(StackConfigError, match=r"todo-evolution:profile: must be one of dev"):
+        stack_config(values, set(SECRETS))
+
+
+def test_missing_secrets_say_how_to_set_them() -> None:
+    with pytest.raises(StackConfigError) as caught:
+        stack_config({"profile": "dev"})
+    message = str(caught.value)
+    for key in SECRETS:
+        assert f"`pulumi config set --secret todo-evolution:{key} <value>`" in message
+
+
+def test_a_secret_stored_in_plaintext_is_refused() -> None:
+    with pytest.raises(StackConfigError, match=r"todo-evolution:jwtSecret: .* in plaintext"):
+        stack_config(settings(), secret_keys={"postgresPassword", "redisPassword"})
+
+
+def test_a_short_secret_is_refused_without_printing_it() -> None:
+    short = "s3cr3t-but-short"
+    with pytest.raises(
+        StackConfigError, match=r"todo-evolution:jwtSecret: .*at least 32"
+    ) as caught:
+        load(jwtSecret=short)
+    assert short not in str(caught.value)
+
+
+def test_cross_field_errors_do_not_print_secrets() -> None:
+    with pytest.raises(StackConfigError) as caught:
+        load(topics={"replicationFactor": 5})
+    for value in SECRETS.values():
+        assert value not in str(caught.value)
+
+
+def test_structured_values_arrive_as_json_text() -> None:
+    assert decode('{"nodes": 3}') == {"nodes": 3}
+    assert decode("[1, 2]") == [1, 2]
+    assert decode("3") == "3"
+    assert decode("{not json") == "{not json"
+
+
+def test_merge_is_deep_and_replaces_scalars_and_lists() -> None:
+    base = {"a": {"b": 1, "c": [1]}, "d": 1}
+    assert merge(base, {"a": {"c": [2]}, "e": 5}) == {"a": {"b": 1, "c": [2]}, "d": 1, "e": 5}
+    assert base == {"a": {"b": 1, "c": [1]}, "d": 1}
+
+
+def test_the_program_fails_before_registering(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered: list[str] = []
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        registered.append("platform")
+
+    monkeypatch.setattr("stacks.program.TodoPlatform", refuse)
+    with pytest.raises(StackConfigError):
+        record(run, settings=settings(bogus=1), secret_keys=set(SECRETS))
+    assert registered == []
+
+
+def test_settings_come_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The language host passes config as PULUMI_CONFIG and the secret keys alongside."""
+    pulumi.runtime.set_all_config({}, [])
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        json.dumps(
+            {
+                "todo-evolution:profile": "dev",
+                "todo-evolution:jwtSecret": "x" * 40,
+                "kubernetes:context": "kind-todo",
+            }
+        ),
+    )
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["todo-evolution:jwtSecret"]))
+    values, secret_keys = pulumi_settings()
+    assert values == {"profile": "dev", "jwtSecret": "x" * 40}
+    assert secret_keys == {"jwtSecret"}
