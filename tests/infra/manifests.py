@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from stacks.render import Rendered, run_stack, stack_file_settings, with_placeholders
+from stacks.render import (
+    Rendered,
+    plain,
+    record,
+    run_stack,
+    stack_file_settings,
+    with_placeholders,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
@@ -22,6 +29,16 @@ def render(stack: str, **overrides: object) -> Rendered:
     for key, value in overrides.items():
         settings[key] = value if isinstance(value, str) else json.dumps(value)
     return run_stack(stack, *with_placeholders(settings, secret_keys))
+
+
+def build(component: Callable[[], object]) -> list[Manifest]:
+    """The Kubernetes objects ``component`` registers under mocks, unredacted."""
+    _, registrations = record(component)
+    return [
+        plain(r.inputs)
+        for r in registrations
+        if r.type.startswith("kubernetes:") and "kind" in r.inputs
+    ]
 
 
 def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
