@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.addons.charts import PinnedChart, helm_release
 from infra.addons.settings import CertManagerSettings, IssuerName
+from infra.component import child_options
 
 CHART = PinnedChart(name="cert-manager", version="v1.19.1", repo="https://charts.jetstack.io")
 NAMESPACE = "cert-manager"
@@ -71,7 +72,7 @@ class CertManager(pulumi.ComponentResource):
                 "prometheus": {"enabled": True},
                 "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}},
             },
-            parent=self,
+            opts=child_options(self, opts),
         )
         issuers: list[pulumi.Resource] = [
             k8s.apiextensions.CustomResource(

@@ -36,7 +36,7 @@ def helm_release(
     *,
     namespace: str,
     values: dict[str, Any],
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
 ) -> k8s.helm.v3.Release:
     """A Helm release that waits for its workloads and rolls back a failed install."""
     return k8s.helm.v3.Release(
@@ -54,7 +54,7 @@ def helm_release(
             timeout=600,
             max_history=5,
         ),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=opts,
     )
 
 
@@ -64,8 +64,7 @@ def helm_chart(
     *,
     namespace: str,
     values: dict[str, Any],
-    parent: pulumi.Resource,
-    depends_on: list[pulumi.Resource] | None = None,
+    opts: pulumi.ResourceOptions,
 ) -> k8s.helm.v4.Chart:
     """A chart rendered into individual Pulumi resources (no hooks; see the module docstring)."""
     return k8s.helm.v4.Chart(
@@ -77,5 +76,5 @@ def helm_chart(
             namespace=namespace,
             values=values,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+        opts=opts,
     )

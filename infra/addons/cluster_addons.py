@@ -16,6 +16,7 @@ from infra.addons.dapr import DaprControlPlane, DaprControlPlaneArgs
 from infra.addons.ingress_nginx import IngressNginx, IngressNginxArgs
 from infra.addons.metrics_server import MetricsServer, MetricsServerArgs
 from infra.addons.settings import AddonsSettings, check_for_cloud
+from infra.component import child_options
 
 
 class ClusterAddonsArgs(BaseModel):
@@ -42,7 +43,7 @@ class ClusterAddons(pulumi.ComponentResource):
     ) -> None:
         super().__init__("todo:infra:ClusterAddons", name, None, opts)
         settings = args.settings
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self.ingress_class_name = settings.ingress_class
         ingress_ready: list[pulumi.Resource] = []
         if settings.ingress_nginx.enabled:
@@ -60,7 +61,9 @@ class ClusterAddons(pulumi.ComponentResource):
                 CertManagerArgs(
                     settings=settings.cert_manager, ingress_class=settings.ingress_class
                 ),
-                pulumi.ResourceOptions(parent=self, depends_on=ingress_ready),
+                pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=ingress_ready)
+                ),
             )
             self.cert_manager_ready = list(cert_manager.ready)
         self.dapr_ready = []

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.addons.charts import PinnedChart, helm_chart
 from infra.addons.settings import DaprSettings
+from infra.component import child_options
 from infra.labels import MANAGED_BY, PART_OF
 
 CHART = PinnedChart(name="dapr", version="1.16.2", repo="https://dapr.github.io/helm-charts/")
@@ -46,7 +47,7 @@ class DaprControlPlane(pulumi.ComponentResource):
                     "app.kubernetes.io/managed-by": MANAGED_BY,
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         chart = helm_chart(
             f"{name}-chart",
@@ -63,8 +64,7 @@ class DaprControlPlane(pulumi.ComponentResource):
                 # rejects an injected daprd that keeps any capability.
                 "dapr_sidecar_injector": {"sidecarDropALLCapabilities": True},
             },
-            parent=self,
-            depends_on=[namespace],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
         )
         self.ready = [chart]
         self.register_outputs({"namespace": NAMESPACE})

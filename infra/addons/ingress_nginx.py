@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.addons.charts import PinnedChart, helm_release
 from infra.addons.cloud import CLOUDS, CloudName
 from infra.addons.settings import IngressNginxSettings
+from infra.component import child_options
 from infra.http_headers import ALLOWED_RESPONSE_HEADERS
 
 CHART = PinnedChart(
@@ -82,7 +83,11 @@ class IngressNginx(pulumi.ComponentResource):
     ) -> None:
         super().__init__("todo:infra:IngressNginx", name, None, opts)
         self.release = helm_release(
-            f"{name}-release", CHART, namespace=NAMESPACE, values=values(args), parent=self
+            f"{name}-release",
+            CHART,
+            namespace=NAMESPACE,
+            values=values(args),
+            opts=child_options(self, opts),
         )
         self.class_name = CLASS_NAME
         self.register_outputs({"status": self.release.status})

@@ -11,6 +11,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.addons.charts import PinnedChart, helm_chart
+from infra.component import child_options
 
 CHART = PinnedChart(
     name="metrics-server",
@@ -40,6 +41,6 @@ class MetricsServer(pulumi.ComponentResource):
                 "podDisruptionBudget": {"enabled": args.replicas > 1, "minAvailable": 1},
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
             },
-            parent=self,
+            opts=child_options(self, opts),
         )
         self.register_outputs({"namespace": NAMESPACE})

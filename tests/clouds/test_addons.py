@@ -1,0 +1,184 @@
+"""Add-ons under mocks: pinned charts, the right Helm mechanism, cloud data, CRD ordering."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from infra.addons import AddonsSettings, ClusterAddons, ClusterAddonsArgs
+from infra.addons.charts import PinnedChart
+from infra.addons.cloud import CloudName
+from infra.cluster.offline import OFFLINE_KUBECONFIG
+from tests.clouds.harness import Recording, Registered, run
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CHART = "kubernetes:helm.sh/v4:Chart"
+ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+ALL_ON: dict[str, Any] = {
+    "ingressNginx": {"enabled": True},
+    "certManager": {"enabled": True, "acmeEmail": "ops@example.org"},
+    "dapr": {"enabled": True, "ha": True},
+    "metricsServer": {"enabled": True},
+}
+
+
+def build(settings: dict[str, Any], cloud: CloudName = "eks") -> tuple[Recording, ClusterAddons]:
+    holder: dict[str, ClusterAddons] = {}
+
+    def program() -> None:
+        provider = k8s.Provider("cluster-k8s", kubeconfig=OFFLINE_KUBECONFIG)
+        holder["addons"] = ClusterAddons(
+            "addons",
+            ClusterAddonsArgs(settings=AddonsSettings.model_validate(settings), cloud=cloud),
+            pulumi.ResourceOptions(providers=[provider]),
+        )
+
+    recording = run(program)
+    return recording, holder["addons"]
+
+
+def release(recording: Recording, chart: str) -> dict[str, Any]:
+    found = [r.inputs for r in recording.of_type(RELEASE) if r.inputs["chart"] == chart]
+    assert len(found) == 1, f"one release of {chart}: {found}"
+    return found[0]
+
+
+def test_all_off_creates_nothing_but_the_component() -> None:
+    recording, addons = build({})
+    assert [r.type for r in recording.resources if r.type.startswith("todo:")] == [
+        "todo:infra:ClusterAddons"
+    ]
+    assert addons.dapr_ready == []
+    assert addons.cert_manager_ready == []
+
+
+def test_hook_charts_are_releases_and_the_others_v4_charts() -> None:
+    recording, _ = build(ALL_ON)
+    assert sorted(r.inputs["chart"] for r in recording.of_type(RELEASE)) == [
+        "cert-manager",
+        "ingress-nginx",
+    ]
+    assert sorted(r.inputs["chart"] for r in recording.of_type(CHART)) == [
+        "dapr",
+        "metrics-server",
+    ]
+
+
+def test_every_chart_is_pinned_to_an_exact_version() -> None:
+    recording, _ = build(ALL_ON)
+    charts = recording.of_type(RELEASE) + recording.of_type(CHART)
+    assert len(charts) == 4
+    for chart in charts:
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", chart.inputs["version"]), chart.inputs
+
+
+def test_unpinned_versions_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"version '\^1\.2' is not pinned"):
+        PinnedChart(name="x", version="^1.2", repo="https://charts.invalid")
+
+
+def test_every_kubernetes_object_uses_the_given_provider() -> None:
+    recording, _ = build(ALL_ON)
+    kube = [r for r in recording.resources if r.type.startswith("kubernetes:")]
+    assert {r.type for r in kube} >= {RELEASE, CHART, ISSUER}
+    for resource in kube:
+        explicit = resource.provider_name
+        inherited = resource.providers.get("kubernetes", "").split("::")[-2:-1]
+        assert explicit == "cluster-k8s" or inherited == ["cluster-k8s"], resource.name
+
+
+@pytest.mark.parametrize(
+    ("cloud", "load_balancer", "annotation", "value"),
+    [
+        ("eks", "public", "service.beta.kubernetes.io/aws-load-balancer-type", "nlb"),
+        ("eks", "internal", "service.beta.kubernetes.io/aws-load-balancer-internal", "true"),
+        ("gke", "internal", "networking.gke.io/load-balancer-type", "Internal"),
+        ("aks", "internal", "service.beta.kubernetes.io/azure-load-balancer-internal", "true"),
+    ],
+)
+def test_load_balancer_annotations_come_from_the_cloud_table(
+    cloud: CloudName, load_balancer: str, annotation: str, value: str
+) -> None:
+    recording, _ = build(
+        {"ingressNginx": {"enabled": True, "loadBalancer": load_balancer}}, cloud=cloud
+    )
+    service = release(recording, "ingress-nginx")["values"]["controller"]["service"]
+    assert service["annotations"][annotation] == value
+
+
+@pytest.mark.parametrize("cloud", ["none", "eks", "gke", "aks"])
+def test_public_load_balancer_carries_no_internal_annotation(cloud: CloudName) -> None:
+    recording, _ = build({"ingressNginx": {"enabled": True}}, cloud=cloud)
+    annotations = release(recording, "ingress-nginx")["values"]["controller"]["service"][
+        "annotations"
+    ]
+    assert not any("internal" in key or "Internal" in v for key, v in annotations.items())
+
+
+def test_ingress_nginx_keeps_snippets_off_and_the_webhook_on() -> None:
+    recording, _ = build({"ingressNginx": {"enabled": True, "replicas": 3}})
+    controller = release(recording, "ingress-nginx")["values"]["controller"]
+    assert controller["allowSnippetAnnotations"] is False
+    assert controller["admissionWebhooks"]["enabled"] is True
+    assert controller["replicaCount"] == 3
+
+
+def test_cluster_issuers_use_the_acme_email_and_the_ingress_class() -> None:
+    recording, addons = build(ALL_ON)
+    issuers = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in recording.of_type(ISSUER)}
+    assert sorted(issuers) == ["letsencrypt-prod", "letsencrypt-staging"]
+    for spec in issuers.values():
+        assert spec["acme"]["email"] == "ops@example.org"
+        assert spec["acme"]["solvers"] == [{"http01": {"ingress": {"ingressClassName": "nginx"}}}]
+    assert "staging" in issuers["letsencrypt-staging"]["acme"]["server"]
+    assert "staging" not in issuers["letsencrypt-prod"]["acme"]["server"]
+    assert addons.ingress_class_name == "nginx"
+
+
+def test_issuers_wait_for_the_cert_manager_release() -> None:
+    recording, addons = build(ALL_ON)
+    cert_manager = next(
+        r for r in recording.of_type(RELEASE) if r.inputs["chart"] == "cert-manager"
+    )
+    for issuer in recording.of_type(ISSUER):
+        assert cert_manager.urn in issuer.dependencies
+    assert len(addons.cert_manager_ready) == 3
+
+
+def test_cert_manager_waits_for_ingress_nginx() -> None:
+    recording, _ = build(ALL_ON)
+    ingress = release_resource(recording, "ingress-nginx")
+    assert ingress.urn in release_resource(recording, "cert-manager").dependencies
+
+
+def release_resource(recording: Recording, chart: str) -> Registered:
+    return next(r for r in recording.of_type(RELEASE) if r.inputs["chart"] == chart)
+
+
+def test_dapr_chart_waits_for_its_namespace_and_is_what_the_app_waits_for() -> None:
+    recording, addons = build(ALL_ON)
+    chart = next(r for r in recording.of_type(CHART) if r.inputs["chart"] == "dapr")
+    namespace = recording.one("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "dapr-system"
+    assert namespace.urn in chart.dependencies
+    assert chart.inputs["values"]["global"]["ha"] == {"enabled": True}
+    assert chart.inputs["values"]["global"]["mtls"] == {"enabled": True}
+    assert len(addons.dapr_ready) == 1
+
+
+def test_gce_class_on_gke_installs_no_nginx() -> None:
+    recording, addons = build({"ingressClass": "gce"}, cloud="gke")
+    assert recording.of_type(RELEASE) == []
+    assert addons.ingress_class_name == "gce"
+
+
+def test_a_setting_that_does_not_fit_the_cloud_fails_before_any_resource() -> None:
+    with pytest.raises(ValueError, match=r"metricsServer\.enabled=true on .*'aks'"):
+        ClusterAddonsArgs(
+            settings=AddonsSettings.model_validate({"metricsServer": {"enabled": True}}),
+            cloud="aks",
+        )
