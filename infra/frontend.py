@@ -89,6 +89,11 @@ http {{
             return 200 "ok\\n";
         }}
 
+        location = /favicon.ico {{
+            access_log off;
+            return 204;
+        }}
+
         location / {{
             try_files $uri $uri/ /index.html;
         }}

@@ -19,7 +19,7 @@ def _hpa(replicas: ReplicaRange) -> dict:
         component="backend",
         replicas=replicas,
     )
-    return one(run(lambda: Autoscaler("backend-autoscaler", args)), HPA).props
+    return one(run(lambda: Autoscaler("backend-autoscaler", args)), HPA).inputs
 
 
 def test_prod_ranges_by_default():

@@ -17,7 +17,7 @@ def _render(**overrides: object) -> list[Registered]:
 
 
 def _pod(resources: list[Registered]) -> dict:
-    return one(resources, DEPLOYMENT).props["spec"]["template"]
+    return one(resources, DEPLOYMENT).inputs["spec"]["template"]
 
 
 def test_component_token_and_children():
@@ -124,25 +124,25 @@ def test_required_spread_refuses_two_replicas_per_node():
 
 
 def test_fixed_replicas_are_set_and_autoscaled_replicas_are_left_to_the_hpa():
-    fixed = one(_render(replicas=2), DEPLOYMENT).props["spec"]
-    scaled = one(_render(replicas=2, autoscaled=True), DEPLOYMENT).props["spec"]
+    fixed = one(_render(replicas=2), DEPLOYMENT).inputs["spec"]
+    scaled = one(_render(replicas=2, autoscaled=True), DEPLOYMENT).inputs["spec"]
     assert fixed["replicas"] == 2
     assert "replicas" not in scaled
 
 
 def test_rolling_update_keeps_every_serving_pod_until_its_replacement_is_ready():
-    strategy = one(_render(), DEPLOYMENT).props["spec"]["strategy"]
+    strategy = one(_render(), DEPLOYMENT).inputs["spec"]["strategy"]
     assert strategy["rollingUpdate"]["maxUnavailable"] == 0
 
 
 def test_pdb_only_with_more_than_one_replica():
     assert of_type(_render(replicas=1), "kubernetes:policy/v1:PodDisruptionBudget") == []
     pdb = one(_render(replicas=2), "kubernetes:policy/v1:PodDisruptionBudget")
-    assert pdb.props["spec"]["minAvailable"] == 1
+    assert pdb.inputs["spec"]["minAvailable"] == 1
 
 
 def test_service_targets_the_api_port_by_name():
-    service = one(_render(), "kubernetes:core/v1:Service").props
+    service = one(_render(), "kubernetes:core/v1:Service").inputs
     assert service["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]
@@ -156,7 +156,7 @@ def test_service_targets_the_api_port_by_name():
 def test_recommended_labels_on_every_object():
     for resource in _render(replicas=2):
         if resource.type.startswith("kubernetes:"):
-            labels = resource.props["metadata"]["labels"]
+            labels = resource.inputs["metadata"]["labels"]
             assert labels["app.kubernetes.io/part-of"] == "todo-evolution", resource.name
             assert labels["app.kubernetes.io/version"] == "0.1.0", resource.name
 

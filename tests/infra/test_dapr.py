@@ -29,7 +29,7 @@ def _render(settings: DaprSettings | None = None) -> list[Registered]:
 
 def _component(resources: list[Registered], name: str) -> dict:
     (found,) = [
-        r.props for r in of_type(resources, COMPONENT) if r.props["metadata"]["name"] == name
+        r.inputs for r in of_type(resources, COMPONENT) if r.inputs["metadata"]["name"] == name
     ]
     return found
 
@@ -43,8 +43,8 @@ def test_every_component_and_subscription_is_scoped_to_the_api_at_top_level():
     scoped = of_type(resources, COMPONENT) + of_type(resources, SUBSCRIPTION)
     assert len(scoped) == 7
     for resource in scoped:
-        assert resource.props["scopes"] == ["todo-api"], resource.name
-        assert "scopes" not in resource.props["spec"], resource.name
+        assert resource.inputs["scopes"] == ["todo-api"], resource.name
+        assert "scopes" not in resource.inputs["spec"], resource.name
 
 
 def test_statestore_is_redis_with_the_password_from_the_secret():
@@ -77,12 +77,12 @@ def test_kafka_binding_is_output_only():
 
 def test_no_secret_value_in_any_component():
     for component in of_type(_render(), COMPONENT):
-        for item in component.props["spec"]["metadata"]:
+        for item in component.inputs["spec"]["metadata"]:
             assert "password" not in item["name"].lower() or "secretKeyRef" in item
 
 
 def test_configuration_has_mtls_and_deny_by_default_invocation():
-    configuration = one(_render(), CONFIGURATION).props
+    configuration = one(_render(), CONFIGURATION).inputs
     assert configuration["metadata"]["name"] == "todo-dapr"
     assert configuration["spec"]["mtls"]["enabled"] is True
     assert configuration["spec"]["accessControl"]["defaultAction"] == "deny"
@@ -90,7 +90,7 @@ def test_configuration_has_mtls_and_deny_by_default_invocation():
 
 def test_tracing_sampling_and_otlp_endpoint_are_configurable():
     tracing = TracingSettings(sampling_rate=0.25, exporter="otlp", endpoint="otel:4317")
-    spec = one(_render(DaprSettings(tracing=tracing)), CONFIGURATION).props["spec"]["tracing"]
+    spec = one(_render(DaprSettings(tracing=tracing)), CONFIGURATION).inputs["spec"]["tracing"]
     assert spec["samplingRate"] == "0.25"
     assert spec["otel"] == {"endpointAddress": "otel:4317", "isSecure": False, "protocol": "grpc"}
 
@@ -98,16 +98,16 @@ def test_tracing_sampling_and_otlp_endpoint_are_configurable():
 def test_tracing_to_zipkin():
     url = "http://zipkin.monitoring:9411/api/v2/spans"
     tracing = TracingSettings(sampling_rate=1, exporter="zipkin", endpoint=url)
-    spec = one(_render(DaprSettings(tracing=tracing)), CONFIGURATION).props["spec"]["tracing"]
+    spec = one(_render(DaprSettings(tracing=tracing)), CONFIGURATION).inputs["spec"]["tracing"]
     assert spec == {"samplingRate": "1", "stdout": False, "zipkin": {"endpointAddress": url}}
 
 
 @pytest.mark.parametrize("kind", ["created", "updated", "deleted", "completed"])
 def test_subscription_routes_each_topic_to_its_handler(kind):
     (subscription,) = [
-        r.props
+        r.inputs
         for r in of_type(_render(), SUBSCRIPTION)
-        if r.props["spec"]["topic"] == f"task.{kind}"
+        if r.inputs["spec"]["topic"] == f"task.{kind}"
     ]
     assert subscription["apiVersion"] == "dapr.io/v2alpha1"
     assert subscription["spec"]["pubsubname"] == "pubsub"

@@ -20,7 +20,7 @@ def _render(**overrides: object) -> list[Registered]:
 
 
 def _pod(resources: list[Registered]) -> dict:
-    return one(resources, DEPLOYMENT).props["spec"]["template"]
+    return one(resources, DEPLOYMENT).inputs["spec"]["template"]
 
 
 def test_default_image_is_pinned_unprivileged_nginx():
@@ -32,7 +32,7 @@ def test_default_image_is_pinned_unprivileged_nginx():
 
 def test_serves_the_bundled_web_ui_from_a_configmap():
     resources = _render()
-    site = one(resources, "kubernetes:core/v1:ConfigMap", "-site").props
+    site = one(resources, "kubernetes:core/v1:ConfigMap", "-site").inputs
     assert set(site["data"]) == {p.name for p in WEB_DIR.iterdir()}
     assert "/api/v1" in site["data"]["app.js"]
     mounts = {m["name"]: m for m in _pod(resources)["spec"]["containers"][0]["volumeMounts"]}
@@ -90,8 +90,8 @@ def test_own_image_brings_its_own_content():
 
 def test_prod_shape_spreads_and_keeps_two_of_three():
     resources = _render(replicas=3, autoscaled=True)
-    assert "replicas" not in one(resources, DEPLOYMENT).props["spec"]
-    pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").props["spec"]
+    assert "replicas" not in one(resources, DEPLOYMENT).inputs["spec"]
+    pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
     assert pdb["minAvailable"] == 2
     assert "podAntiAffinity" in _pod(resources)["spec"]["affinity"]
 

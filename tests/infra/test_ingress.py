@@ -25,7 +25,7 @@ def _render(**settings: object) -> list[Registered]:
 
 
 def _ingress(resources: list[Registered]) -> dict:
-    return one(resources, INGRESS).props
+    return one(resources, INGRESS).inputs
 
 
 def test_api_goes_to_the_backend_and_everything_else_to_the_frontend():
@@ -66,7 +66,7 @@ def test_cors_origins_are_configurable():
 
 def test_security_headers_come_from_a_configmap_named_by_custom_headers():
     resources = _render()
-    headers = one(resources, "kubernetes:core/v1:ConfigMap").props
+    headers = one(resources, "kubernetes:core/v1:ConfigMap").inputs
     assert headers["data"] == SECURITY_HEADERS
     assert headers["data"]["X-Frame-Options"] == "DENY"
     annotations = _ingress(resources)["metadata"]["annotations"]

@@ -52,7 +52,7 @@ def _render() -> list[Registered]:
 
 
 def _policies() -> dict[str, dict]:
-    return {r.props["metadata"]["name"]: r.props["spec"] for r in of_type(_render(), POLICY)}
+    return {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in of_type(_render(), POLICY)}
 
 
 def _ports(rule: dict) -> list[int]:

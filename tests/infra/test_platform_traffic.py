@@ -2,93 +2,80 @@
 
 These catch drift between modules: a policy whose selector matches no pod, an Ingress naming a
 Service that does not exist, a Dapr secret reference to a missing key, a start order lost.
+Uses the session's ``stacks`` fixture (tests/infra/conftest.py).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stacks.render import Rendered, render_stack
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-POD_OWNERS = ("Deployment", "StatefulSet", "Job")
+from stacks.render import Rendered
+from tests.infra.manifests import WORKLOAD_KINDS
 
 
-@cache
-def _rendered(stack: str) -> Rendered:
-    return render_stack(stack, PROJECT_DIR)
+def _objects(rendered: Rendered, kind: str) -> dict[str, dict[str, Any]]:
+    return {m["metadata"]["name"]: m for m in rendered.manifests() if m["kind"] == kind}
 
 
-def _objects(stack: str, kind: str) -> dict[str, dict[str, Any]]:
-    return {m["metadata"]["name"]: m for m in _rendered(stack).manifests() if m["kind"] == kind}
+def _selects_a_pod(rendered: Rendered, selector: dict[str, str]) -> bool:
+    return any(
+        selector.items() <= owner["spec"]["template"]["metadata"]["labels"].items()
+        for kind in WORKLOAD_KINDS
+        for owner in _objects(rendered, kind).values()
+    )
 
 
-def _pod_labels(stack: str) -> list[dict[str, str]]:
-    return [
-        owner["spec"]["template"]["metadata"]["labels"]
-        for kind in POD_OWNERS
-        for owner in _objects(stack, kind).values()
-    ]
-
-
-def _selects_a_pod(stack: str, selector: dict[str, str]) -> bool:
-    return any(selector.items() <= labels.items() for labels in _pod_labels(stack))
-
-
-def _depends_on(stack: str, name: str) -> frozenset[str]:
-    (registration,) = [r for r in _rendered(stack).registrations if r.name == name]
+def _depends_on(rendered: Rendered, name: str) -> frozenset[str]:
+    (registration,) = [r for r in rendered.registrations if r.name == name]
     return registration.dependencies
 
 
-def test_prod_hpas_own_the_web_tier_counts():
-    deployments = _objects("prod", "Deployment")
-    hpas = _objects("prod", "HorizontalPodAutoscaler")
+def test_prod_hpas_own_the_web_tier_counts(stacks):
+    deployments = _objects(stacks["prod"], "Deployment")
     bounds = {
         h["spec"]["scaleTargetRef"]["name"]: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"])
-        for h in hpas.values()
+        for h in _objects(stacks["prod"], "HorizontalPodAutoscaler").values()
     }
     assert bounds == {"todo-frontend": (3, 15), "todo-backend": (2, 10)}
     for target in bounds:
         assert "replicas" not in deployments[target]["spec"], target
 
 
-def test_prod_budgets_keep_two_frontends_and_one_backend():
-    budgets = _objects("prod", "PodDisruptionBudget")
+def test_prod_budgets_keep_two_frontends_and_one_backend(stacks):
+    budgets = _objects(stacks["prod"], "PodDisruptionBudget")
     assert budgets["todo-frontend"]["spec"]["minAvailable"] == 2
     assert budgets["todo-backend"]["spec"]["minAvailable"] == 1
 
 
-def test_dev_has_fixed_counts_no_hpa_no_policies_and_no_tls():
-    assert _objects("dev", "HorizontalPodAutoscaler") == {}
-    assert _objects("dev", "NetworkPolicy") == {}
-    assert _objects("dev", "Deployment")["todo-backend"]["spec"]["replicas"] == 1
-    ingress = _objects("dev", "Ingress")["todo-ingress"]
-    assert "tls" not in ingress["spec"]
+def test_dev_has_fixed_counts_no_hpa_no_policies_and_no_tls(stacks):
+    dev = stacks["dev"]
+    assert _objects(dev, "HorizontalPodAutoscaler") == {}
+    assert _objects(dev, "NetworkPolicy") == {}
+    assert _objects(dev, "Deployment")["todo-backend"]["spec"]["replicas"] == 1
+    assert "tls" not in _objects(dev, "Ingress")["todo-ingress"]["spec"]
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_every_network_policy_selects_real_pods(stack):
-    policies = _objects(stack, "NetworkPolicy")
+def test_every_network_policy_selects_real_pods(stacks, stack):
+    policies = _objects(stacks[stack], "NetworkPolicy")
     assert "todo-default-deny-ingress" in policies
     for name, policy in policies.items():
         target = policy["spec"]["podSelector"].get("matchLabels", {})
         if target:
-            assert _selects_a_pod(stack, target), f"{name} protects no pod: {target}"
+            assert _selects_a_pod(stacks[stack], target), f"{name} protects no pod: {target}"
         for rule in policy["spec"].get("ingress", []):
             for peer in rule["from"]:
                 if "podSelector" in peer:
                     source = peer["podSelector"]["matchLabels"]
-                    assert _selects_a_pod(stack, source), f"{name} admits no pod: {source}"
+                    assert _selects_a_pod(stacks[stack], source), f"{name} admits no pod: {source}"
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_ingress_routes_to_services_with_an_http_port(stack):
-    services = _objects(stack, "Service")
-    (ingress,) = _objects(stack, "Ingress").values()
+def test_ingress_routes_to_services_with_an_http_port(stacks, stack):
+    services = _objects(stacks[stack], "Service")
+    (ingress,) = _objects(stacks[stack], "Ingress").values()
     for path in ingress["spec"]["rules"][0]["http"]["paths"]:
         backend = path["backend"]["service"]
         ports = {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
@@ -96,9 +83,9 @@ def test_ingress_routes_to_services_with_an_http_port(stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_dapr_secret_references_name_existing_keys(stack):
-    secrets = _objects(stack, "Secret")
-    for component in _objects(stack, "Component").values():
+def test_dapr_secret_references_name_existing_keys(stacks, stack):
+    secrets = _objects(stacks[stack], "Secret")
+    for component in _objects(stacks[stack], "Component").values():
         for item in component["spec"]["metadata"]:
             if "secretKeyRef" in item:
                 ref = item["secretKeyRef"]
@@ -108,16 +95,17 @@ def test_dapr_secret_references_name_existing_keys(stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_sidecars_name_the_rendered_dapr_configuration(stack):
-    configurations = _objects(stack, "Configuration")
+def test_sidecars_name_the_rendered_dapr_configuration(stacks, stack):
+    configurations = _objects(stacks[stack], "Configuration")
     for name in ("todo-backend", "todo-frontend"):
-        pod = _objects(stack, "Deployment")[name]["spec"]["template"]
+        pod = _objects(stacks[stack], "Deployment")[name]["spec"]["template"]
         assert pod["metadata"]["annotations"]["dapr.io/config"] in configurations, name
 
 
-def test_start_order_database_then_api_then_relay():
-    backend = _depends_on("prod", "todo-backend-deployment")
+def test_start_order_database_then_api_then_relay(stacks):
+    prod = stacks["prod"]
+    backend = _depends_on(prod, "todo-backend-deployment")
     assert {"todo-postgres-statefulset", "todo-dapr-configuration"} <= backend
-    assert "todo-backend-deployment" in _depends_on("prod", "todo-relay-deployment")
-    init = _objects("prod", "Deployment")["todo-backend"]["spec"]["template"]["spec"]
-    assert [c["name"] for c in init["initContainers"]] == ["wait-for-postgres", "migrate"]
+    assert "todo-backend-deployment" in _depends_on(prod, "todo-relay-deployment")
+    spec = _objects(prod, "Deployment")["todo-backend"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-postgres", "migrate"]

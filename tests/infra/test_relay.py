@@ -12,7 +12,7 @@ def _render(**overrides: object) -> list[Registered]:
 
 
 def _container(resources: list[Registered]) -> dict:
-    spec = one(resources, "kubernetes:apps/v1:Deployment").props["spec"]["template"]["spec"]
+    spec = one(resources, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
     (container,) = spec["containers"]
     return container
 
@@ -37,7 +37,7 @@ def test_probes_check_the_database_connection():
 def test_serves_no_traffic_so_has_no_service_and_no_sidecar():
     resources = _render()
     assert of_type(resources, "kubernetes:core/v1:Service") == []
-    pod = one(resources, "kubernetes:apps/v1:Deployment").props["spec"]["template"]
+    pod = one(resources, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]
     assert not pod["metadata"].get("annotations")
 
 
@@ -51,6 +51,6 @@ def test_container_is_hardened():
 
 def test_two_relays_get_a_budget_and_distinct_selector_from_the_api():
     resources = _render(replicas=2)
-    pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").props["spec"]
+    pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
     assert pdb["minAvailable"] == 1
     assert pdb["selector"]["matchLabels"]["app.kubernetes.io/component"] == "relay"
