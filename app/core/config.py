@@ -13,7 +13,7 @@ import secrets
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE_URL = "sqlite:///./todo.db"
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         65_536, ge=8_192, le=1_048_576, description="Argon2id memory cost (RFC 9106 default)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        """Accept `info` as well as `INFO`: both spellings are common in manifests."""
+        return value.upper() if isinstance(value, str) else value
 
     @property
     def is_sqlite(self) -> bool:

@@ -73,7 +73,7 @@ async def deliver(
     try:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return DaprStatus(status="DROP")
+        body = None
     event = parse(body) if isinstance(body, dict) else None
     if event is None or event.kind is not kind:
         runtime.metrics.events_consumed.labels(Outcome.DROP.value).inc()
