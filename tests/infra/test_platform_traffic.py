@@ -109,3 +109,12 @@ def test_start_order_database_then_api_then_relay(stacks):
     assert "todo-backend-deployment" in _depends_on(prod, "todo-relay-deployment")
     spec = _objects(prod, "Deployment")["todo-backend"]["spec"]["template"]["spec"]
     assert [c["name"] for c in spec["initContainers"]] == ["wait-for-postgres", "migrate"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_rendered_dapr_objects_keep_top_level_scopes(stacks, stack):
+    manifests = stacks[stack].manifests()
+    scoped = [m for m in manifests if m["kind"] in ("Component", "Subscription")]
+    assert len(scoped) == 7
+    for manifest in scoped:
+        assert manifest["scopes"] == ["todo-api"], manifest["metadata"]["name"]
