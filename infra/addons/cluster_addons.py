@@ -24,10 +24,13 @@ class ClusterAddonsArgs(BaseModel):
 
     settings: AddonsSettings = Field(description="The stack's `addons` block.")
     cloud: CloudName = Field(default="none", description="The stack's cluster.provider.")
+    ingress_class: str = Field(
+        default="nginx", description="The app Ingress's class; HTTP-01 challenges go through it."
+    )
 
     @model_validator(mode="after")
     def _fits_cloud(self) -> ClusterAddonsArgs:
-        check_for_cloud(self.settings, self.cloud)
+        check_for_cloud(self.settings, self.cloud, self.ingress_class)
         return self
 
 
@@ -44,7 +47,7 @@ class ClusterAddons(pulumi.ComponentResource):
         super().__init__("todo:infra:ClusterAddons", name, None, opts)
         settings = args.settings
         child = child_options(self, opts)
-        self.ingress_class_name = settings.ingress_class
+        self.ingress_class_name = args.ingress_class
         ingress_ready: list[pulumi.Resource] = []
         if settings.ingress_nginx.enabled:
             ingress = IngressNginx(
@@ -58,9 +61,7 @@ class ClusterAddons(pulumi.ComponentResource):
             # HTTP-01 challenges are answered through the ingress controller, so it goes first.
             cert_manager = CertManager(
                 f"{name}-cert-manager",
-                CertManagerArgs(
-                    settings=settings.cert_manager, ingress_class=settings.ingress_class
-                ),
+                CertManagerArgs(settings=settings.cert_manager, ingress_class=args.ingress_class),
                 pulumi.ResourceOptions.merge(
                     child, pulumi.ResourceOptions(depends_on=ingress_ready)
                 ),

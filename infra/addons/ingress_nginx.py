@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.addons.charts import PinnedChart, helm_release
 from infra.addons.cloud import CLOUDS, CloudName
-from infra.addons.settings import IngressNginxSettings
+from infra.addons.settings import CLASS_NAME, IngressNginxSettings
 from infra.component import child_options
 from infra.http_headers import ALLOWED_RESPONSE_HEADERS
 
@@ -21,7 +21,6 @@ CHART = PinnedChart(
     name="ingress-nginx", version="4.13.3", repo="https://kubernetes.github.io/ingress-nginx"
 )
 NAMESPACE = "ingress-nginx"
-CLASS_NAME = "nginx"
 
 
 class IngressNginxArgs(BaseModel):

@@ -15,6 +15,8 @@ from infra.addons.cloud import CLOUDS, CloudName, LoadBalancer
 from infra.component import SettingsModel
 
 IssuerName = Literal["letsencrypt-staging", "letsencrypt-prod"]
+CLASS_NAME = "nginx"
+"""The Ingress class ingress-nginx serves."""
 
 
 class IngressNginxSettings(SettingsModel):
@@ -61,32 +63,30 @@ class MetricsServerSettings(SettingsModel):
 class AddonsSettings(SettingsModel):
     """The ``addons`` block of a stack."""
 
-    ingress_class: Literal["nginx", "gce"] = Field(
-        default="nginx",
-        description="The app's Ingress class; 'gce' (GKE only) replaces ingress-nginx.",
-    )
     ingress_nginx: IngressNginxSettings = IngressNginxSettings()
     cert_manager: CertManagerSettings = CertManagerSettings()
     dapr: DaprSettings = DaprSettings()
     metrics_server: MetricsServerSettings = MetricsServerSettings()
 
-    @model_validator(mode="after")
-    def _ingress(self) -> AddonsSettings:
-        if self.ingress_class == "gce" and self.ingress_nginx.enabled:
-            raise ValueError(
-                "addons.ingressClass='gce' replaces ingress-nginx: set "
-                "addons.ingressNginx.enabled=false"
-            )
-        return self
 
+def check_for_cloud(
+    addons: AddonsSettings, cloud: CloudName, ingress_class: str = "nginx"
+) -> AddonsSettings:
+    """Fail, naming the setting, when an add-on choice does not fit the cluster or the app.
 
-def check_for_cloud(addons: AddonsSettings, cloud: CloudName) -> AddonsSettings:
-    """Fail, naming the setting, when an add-on choice does not fit the cluster's cloud."""
+    ``ingress_class`` is the app Ingress's class (``ingress.className``): cert-manager answers
+    HTTP-01 challenges through it, and ingress-nginx serves only ``nginx``.
+    """
     traits = CLOUDS[cloud]
-    if addons.ingress_class not in traits.ingress_classes:
+    if ingress_class == "gce" and "gce" not in traits.ingress_classes:
         raise ValueError(
-            f"addons.ingressClass={addons.ingress_class!r} is not available on "
-            f"cluster.provider={cloud!r}; choose one of {', '.join(traits.ingress_classes)}"
+            f"ingress.className='gce' needs cluster.provider='gke' (got {cloud!r}); "
+            f"available here: {', '.join(traits.ingress_classes)}"
+        )
+    if addons.ingress_nginx.enabled and ingress_class != CLASS_NAME:
+        raise ValueError(
+            f"addons.ingressNginx.enabled=true serves ingress class {CLASS_NAME!r}, but "
+            f"ingress.className={ingress_class!r}: turn one of them off or align them"
         )
     if addons.metrics_server.enabled and traits.ships_metrics_server:
         raise ValueError(

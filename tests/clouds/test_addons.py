@@ -26,14 +26,20 @@ ALL_ON: dict[str, Any] = {
 }
 
 
-def build(settings: dict[str, Any], cloud: CloudName = "eks") -> tuple[Recording, ClusterAddons]:
+def build(
+    settings: dict[str, Any], cloud: CloudName = "eks", ingress_class: str = "nginx"
+) -> tuple[Recording, ClusterAddons]:
     holder: dict[str, ClusterAddons] = {}
 
     def program() -> None:
         provider = k8s.Provider("cluster-k8s", kubeconfig=OFFLINE_KUBECONFIG)
         holder["addons"] = ClusterAddons(
             "addons",
-            ClusterAddonsArgs(settings=AddonsSettings.model_validate(settings), cloud=cloud),
+            ClusterAddonsArgs(
+                settings=AddonsSettings.model_validate(settings),
+                cloud=cloud,
+                ingress_class=ingress_class,
+            ),
             pulumi.ResourceOptions(providers=[provider]),
         )
 
@@ -171,9 +177,14 @@ def test_dapr_chart_waits_for_its_namespace_and_is_what_the_app_waits_for() -> N
 
 
 def test_gce_class_on_gke_installs_no_nginx() -> None:
-    recording, addons = build({"ingressClass": "gce"}, cloud="gke")
-    assert recording.of_type(RELEASE) == []
+    recording, addons = build(
+        {"certManager": {"enabled": True, "acmeEmail": "ops@example.org"}}, "gke", "gce"
+    )
+    assert [r.inputs["chart"] for r in recording.of_type(RELEASE)] == ["cert-manager"]
     assert addons.ingress_class_name == "gce"
+    for issuer in recording.of_type(ISSUER):
+        solver = issuer.inputs["spec"]["acme"]["solvers"][0]
+        assert solver["http01"]["ingress"]["ingressClassName"] == "gce"
 
 
 def test_a_setting_that_does_not_fit_the_cloud_fails_before_any_resource() -> None:

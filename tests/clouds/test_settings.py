@@ -134,15 +134,16 @@ def test_acme_email_must_look_like_one() -> None:
 
 
 def test_gce_ingress_replaces_nginx() -> None:
-    with pytest.raises(ValidationError, match=r"ingressClass='gce' replaces ingress-nginx"):
-        AddonsSettings.model_validate({"ingressClass": "gce", "ingressNginx": {"enabled": True}})
+    addons = AddonsSettings.model_validate({"ingressNginx": {"enabled": True}})
+    with pytest.raises(ValueError, match=r"serves ingress class 'nginx', but .*className='gce'"):
+        check_for_cloud(addons, "gke", "gce")
 
 
 def test_gce_ingress_only_on_gke() -> None:
-    addons = AddonsSettings.model_validate({"ingressClass": "gce"})
-    assert check_for_cloud(addons, "gke") is addons
-    with pytest.raises(ValueError, match=r"ingressClass='gce' is not available on .*'eks'"):
-        check_for_cloud(addons, "eks")
+    addons = AddonsSettings()
+    assert check_for_cloud(addons, "gke", "gce") is addons
+    with pytest.raises(ValueError, match=r"className='gce' needs cluster.provider='gke'"):
+        check_for_cloud(addons, "eks", "gce")
 
 
 @pytest.mark.parametrize("cloud", ["gke", "aks"])
