@@ -13,7 +13,9 @@ import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -239,10 +241,28 @@ class AksSettings(SettingsModel):
         return self
 
 
+PROVIDERS = ("none", "eks", "gke", "aks")
+
+
+def _provider(value: object) -> str:
+    """The block's ``provider``; a block without one means an existing cluster."""
+    if isinstance(value, dict):
+        return str(value.get("provider", "none"))
+    return str(getattr(value, "provider", "none"))
+
+
 ClusterSettings = Annotated[
-    NoCluster | EksSettings | GkeSettings | AksSettings, Field(discriminator="provider")
+    Annotated[NoCluster, Tag("none")]
+    | Annotated[EksSettings, Tag("eks")]
+    | Annotated[GkeSettings, Tag("gke")]
+    | Annotated[AksSettings, Tag("aks")],
+    Discriminator(
+        _provider,
+        custom_error_type="invalid_provider",
+        custom_error_message=f"provider must be one of {', '.join(PROVIDERS)}",
+    ),
 ]
-"""The ``cluster`` block of a stack: which cluster, selected by ``provider``."""
+"""The ``cluster`` block of a stack: which cluster, selected by ``provider`` (default none)."""
 
 CloudSettings = EksSettings | GkeSettings | AksSettings
 """The settings of a cluster this stack makes itself."""
