@@ -82,15 +82,12 @@ class AppLabels:
         self.selector = selector_labels(app, args.instance, component)
         self.labels = standard_labels(app, args.instance, component, image_version(args.image))
 
-    def meta(
-        self, namespace: str, *, role: str = "", annotations: Mapping[str, str] | None = None
-    ) -> meta.ObjectMetaArgs:
+    def metadata(self, namespace: str, *, role: str = "") -> meta.ObjectMetaArgs:
         """Metadata of the workload's object ``role`` (``""`` for the Deployment itself)."""
         return object_meta(
             child_name(self.name, role) if role else self.name,
             namespace=namespace,
             labels=self.labels,
-            annotations=annotations,
         )
 
 
@@ -113,7 +110,7 @@ def app_deployment(
     """The Deployment; ``pod_spec`` comes from :func:`infra.workload.pod_spec`."""
     return apps.Deployment(
         resource_name,
-        metadata=names.meta(args.namespace),
+        metadata=names.metadata(args.namespace),
         spec=apps.DeploymentSpecArgs(
             replicas=None if args.autoscaled else args.replicas,
             revision_history_limit=5,
@@ -134,7 +131,7 @@ def app_budget(
     """The workload's PodDisruptionBudget, when it runs more than one replica."""
     return disruption_budget(
         resource_name,
-        metadata=names.meta(args.namespace),
+        metadata=names.metadata(args.namespace),
         selector=names.selector,
         replicas=args.replicas,
         min_available=args.min_available,
@@ -153,7 +150,7 @@ def cluster_service(
     """A ClusterIP Service named like the workload, selecting its pods."""
     return core.Service(
         resource_name,
-        metadata=names.meta(args.namespace),
+        metadata=names.metadata(args.namespace),
         spec=core.ServiceSpecArgs(type="ClusterIP", selector=names.selector, ports=list(ports)),
         opts=opts,
     )

@@ -168,13 +168,13 @@ class Frontend(pulumi.ComponentResource):
             conf = {"nginx.conf": nginx_conf(args.port, args.health_path)}
             site_map = core.ConfigMap(
                 f"{name}-site",
-                metadata=names.meta(args.namespace, role="site"),
+                metadata=names.metadata(args.namespace, role="site"),
                 data=site,
                 opts=child,
             )
             conf_map = core.ConfigMap(
                 f"{name}-nginx",
-                metadata=names.meta(args.namespace, role="nginx"),
+                metadata=names.metadata(args.namespace, role="nginx"),
                 data=conf,
                 opts=child,
             )
