@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 import time
 import uuid
 from typing import Any
@@ -65,3 +67,55 @@ def read_events(bootstrap: str, prefix: str, count: int, timeout: float = 60) ->
 def value(message: Any) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(message.value())
     return result
+
+
+class TcpProxy:
+    """Forwards a loopback port to a server, and can cut it: a server that goes away and back."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.port = 0
+
+    def start(self) -> int:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.port = listener.getsockname()[1]
+        self._track(listener)
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self.port
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                return
+            self._track(client)
+            self._track(upstream)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_RDWR)
