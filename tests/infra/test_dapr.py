@@ -84,7 +84,11 @@ def test_no_secret_value_in_any_component():
 def test_configuration_has_mtls_and_deny_by_default_invocation():
     configuration = one(_render(), CONFIGURATION).inputs
     assert configuration["metadata"]["name"] == "todo-dapr"
-    assert configuration["spec"]["mtls"]["enabled"] is True
+    mtls = configuration["spec"]["mtls"]
+    assert mtls["enabled"] is True
+    # Dapr's CRD rejects an mtls block without these two.
+    assert mtls["controlPlaneTrustDomain"] == "cluster.local"
+    assert mtls["sentryAddress"].startswith("dapr-sentry.dapr-system.svc")
     assert configuration["spec"]["accessControl"]["defaultAction"] == "deny"
 
 
