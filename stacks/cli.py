@@ -2,6 +2,7 @@
 
 ``todo-infra render --stack <dev|staging|prod> --out DIR`` writes every Kubernetes object the
 stack would create, without the Pulumi CLI or a cluster (see :mod:`stacks.render`).
+``todo-infra config-reference [--write docs/configuration.md]`` regenerates the settings table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from stacks.config import StackConfigError
 from stacks.profiles import PROFILE_NAMES
+from stacks.reference import reference, write
 from stacks.render import render_stack, write_manifests
 
 EXIT_CONFIG_ERROR = 2
@@ -34,11 +36,23 @@ def _parser() -> argparse.ArgumentParser:
         default=PROJECT_DIR,
         help="directory holding Pulumi.<stack>.yaml (default: this checkout)",
     )
+    reference = commands.add_parser(
+        "config-reference", help="print the configuration reference generated from StackConfig"
+    )
+    reference.add_argument(
+        "--write", type=Path, help="rewrite the generated section of this Markdown file instead"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config-reference":
+        if args.write:
+            write(args.write)
+        else:
+            print(reference(), end="")
+        return 0
     stack_file = args.project_dir / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():
         print(f"error: stack file {stack_file} not found", file=sys.stderr)
