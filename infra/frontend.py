@@ -128,7 +128,11 @@ class FrontendArgs(AppWorkloadArgs):
     port: int = Field(
         default=WEB_PORT, ge=1024, le=65535, description="Port the server listens on."
     )
-    health_path: str = Field(default="/healthz", description="Path answering 200 when alive.")
+    health_path: str = Field(
+        default="/healthz",
+        pattern=r"^/[A-Za-z0-9._/-]*$",
+        description="Path answering 200 when alive.",
+    )
     dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecar settings.")
     dapr_config_name: str = Field(description="Dapr Configuration the sidecar uses.")
 

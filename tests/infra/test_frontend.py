@@ -107,3 +107,8 @@ def test_site_without_index_is_refused(tmp_path: Path):
     (tmp_path / "app.js").write_text("x")
     with pytest.raises(ValueError, match=r"no index\.html"):
         run(lambda: Frontend("frontend", frontend_args(site_dir=tmp_path)))
+
+
+def test_health_path_must_be_an_absolute_path():
+    with pytest.raises(ValidationError, match="health_path"):
+        frontend_args(health_path="healthz; return 500")
