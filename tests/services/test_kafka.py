@@ -105,8 +105,11 @@ def test_idempotent_acks_all_producer_round_trip(kafka_bootstrap: str, topic: st
         key = KEYS[sequence % len(KEYS)]
         producer.produce(topic, key=key, value=str(sequence), on_delivery=on_delivery)
     assert producer.flush(30) == 0
-    time.sleep(0.3)
-    producer.poll(0)
+    # Statistics arrive every 100 ms through poll(); wait for one taken after the deliveries.
+    seen = len(stats)
+    deadline = time.monotonic() + 10
+    while len(stats) == seen and time.monotonic() < deadline:
+        producer.poll(0.1)
 
     assert failures == []
     assert len(delivered) == RECORDS
