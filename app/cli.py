@@ -32,12 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("consume", help="apply Kafka events to per-user stats until stopped")
     args = parser.parse_args(argv)
 
+    # JSON from the first line on: reading the settings may already warn (development key).
+    configure_logging("INFO")
     try:
         settings = get_settings()
     except ValueError as exc:
         print(f"todo-api: invalid settings: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    logging.getLogger().setLevel(settings.log_level)
     match args.command:
         case "serve":
             return _serve(settings, args.host, args.port)

@@ -1,0 +1,121 @@
+"""The `todo-api` console script, run as the container runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from app.db import make_engine
+from tests.app.conftest import SECRET, make_settings
+from tests.app.helpers import dead_port
+
+TODO_API = str(Path(sys.executable).with_name("todo-api"))
+
+
+def _env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
+    return {**env, **settings}
+
+
+def _get(url: str) -> tuple[int, dict]:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status, json.loads(response.read())
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **settings: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [TODO_API, *args],
+            cwd=tmp_path,
+            env=_env(**settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_serve_with_no_settings_runs_the_embedded_default(
+    serve: Callable[..., subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    port = dead_port()
+    process = serve("serve", "--port", str(port))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            status, body = _get(f"http://127.0.0.1:{port}/readyz")
+            break
+        except OSError:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "serve did not answer within 30s"
+            time.sleep(0.2)
+    assert (status, body) == (200, {"status": "ready", "database": "ok", "cache": "disabled"})
+    assert (tmp_path / "todo.db").exists()
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=20)
+    logs = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert any("DEVELOPMENT signing key" in entry["message"] for entry in logs)
+    assert any(entry.get("route") == "/readyz" for entry in logs), "JSON access log"
+
+
+def test_migrate_brings_an_empty_postgres_database_to_head(
+    new_postgres: Callable[..., str],
+) -> None:
+    url = new_postgres(migrated=False)
+    done = subprocess.run(
+        [TODO_API, "migrate"],
+        env=_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(make_settings(url))
+    assert "outbox" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [TODO_API, "migrate"],
+        cwd=tmp_path,
+        env=_env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "TODO_JWT_SECRET is required" in done.stderr
+
+
+def test_relay_stops_cleanly_on_sigterm(
+    serve: Callable[..., subprocess.Popen[str]], tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'relay.db'}"
+    process = serve("relay", TODO_DATABASE_URL=url, TODO_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
+    time.sleep(3)
+    assert process.poll() is None, "the relay should keep running"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0

@@ -1,0 +1,104 @@
+"""Health, readiness, metrics, OpenAPI, request ids, JSON logs, 503 when the database is away."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.logs import JsonFormatter, request_id_var
+from app.main import create_app
+from tests.app.conftest import make_settings
+from tests.app.helpers import create_task, register
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_when_the_database_answers(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok", "cache": "disabled"}
+
+
+def test_openapi_describes_the_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/tasks/{task_id}/complete"} <= set(
+        paths
+    )
+    assert {"/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/stats"} <= set(paths)
+    assert {"/dapr/subscribe", "/events/task/{kind}", "/healthz", "/readyz"} <= set(paths)
+
+
+def test_metrics_count_requests_by_route_and_the_outbox_backlog(client: TestClient) -> None:
+    headers = register(client)
+    task = create_task(client, headers)
+    client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
+    client.get("/no/such/path")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert (
+        'todo_http_requests_total{method="GET",route="/api/v1/tasks/{task_id}",status="200"} 1.0'
+        in lines
+    )
+    assert 'todo_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in lines
+    assert any(line.startswith("todo_http_request_duration_seconds_bucket{") for line in lines)
+    assert "todo_outbox_backlog 1.0" in lines
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert len(generated) == 32
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_logs_are_json_with_the_request_id() -> None:
+    record = logging.makeLogRecord(
+        {"name": "app.test", "levelname": "INFO", "msg": "hello %s", "args": ("world",)}
+    )
+    record.route = "/x"
+    token = request_id_var.set("req-9")
+    try:
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert entry["message"] == "hello world"
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "app.test"
+    assert entry["request_id"] == "req-9"
+    assert entry["route"] == "/x"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/tasks"), ("POST", "/api/v1/tasks"), ("GET", "/api/v1/stats")],
+)
+def test_database_away_answers_503_not_500(
+    new_postgres: Callable[..., str], database_url: str, method: str, path: str
+) -> None:
+    url = new_postgres()
+    with TestClient(create_app(make_settings(url)), raise_server_exceptions=False) as client:
+        headers = register(client)
+        libpq = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(libpq, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        response = client.request(method, path, json={"title": "t"}, headers=headers)
+        assert response.status_code == 503
+        assert response.json() == {"detail": "database unavailable, try again shortly"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable", "database": "down", "cache": "disabled"}
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200
