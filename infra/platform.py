@@ -15,10 +15,12 @@ from __future__ import annotations
 import pulumi
 from pydantic import Field, SecretStr, model_validator
 
+from infra.addons import AddonsSettings, ClusterAddons, ClusterAddonsArgs, check_for_cloud
 from infra.app_config import AppConfig, AppConfigArgs, AppSettings, config_map_name
 from infra.autoscaling import Autoscaler, AutoscalerArgs, AutoscalingSettings, ReplicaRange
 from infra.backend import API_PORT, Backend, BackendArgs
 from infra.backend import SERVICE_PORT as API_SERVICE_PORT
+from infra.cluster import ClusterSettings, NoCluster
 from infra.component import SettingsModel
 from infra.dapr.resources import Dapr, DaprArgs, configuration_name
 from infra.dapr.settings import DaprSettings
@@ -125,6 +127,14 @@ class PlatformArgs(SettingsModel):
     network_policies: NetworkPolicySettings = Field(
         default_factory=NetworkPolicySettings, description="Default-deny ingress and its allows."
     )
+    cluster: ClusterSettings = Field(
+        default_factory=NoCluster,
+        description="Where to deploy: an existing cluster (none) or one made on EKS, GKE or AKS.",
+    )
+    addons: AddonsSettings = Field(
+        default_factory=AddonsSettings,
+        description="Cluster add-ons: ingress-nginx, cert-manager, Dapr, metrics-server; all off.",
+    )
     postgres_password: SecretStr = Field(
         min_length=16, description="Database password (secret config, at least 16 characters)."
     )
@@ -144,6 +154,7 @@ class PlatformArgs(SettingsModel):
                 f"topics.replicationFactor={self.topics.replication_factor} exceeds "
                 f"kafka.nodes={self.kafka.nodes}: a partition cannot have more copies than nodes"
             )
+        check_for_cloud(self.addons, self.cluster.provider, self.ingress.class_name)
         return self
 
 
@@ -159,6 +170,16 @@ class TodoPlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("todo:infra:Platform", name, None, opts)
         ns, instance = args.namespace, args.instance
+        # Cluster-wide, so before the app: its Dapr objects and certificates need their CRDs.
+        addons = ClusterAddons(
+            f"{name}-addons",
+            ClusterAddonsArgs(
+                settings=args.addons,
+                cloud=args.cluster.provider,
+                ingress_class=args.ingress.class_name,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         namespace = Namespace(
             f"{name}-namespace",
             NamespaceArgs(namespace=ns, instance=instance),
@@ -271,7 +292,9 @@ class TodoPlatform(pulumi.ComponentResource):
                         redis_password_key=REDIS_PASSWORD_KEY,
                         kafka_brokers=bootstrap,
                     ),
-                    opts=in_namespace,
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=[namespace, *addons.dapr_ready]
+                    ),
                 )
             ]
             if args.dapr.enabled
@@ -360,7 +383,9 @@ class TodoPlatform(pulumi.ComponentResource):
                     backend_service=backend_name,
                     frontend_service=frontend_name,
                 ),
-                opts=in_namespace,
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[namespace, *addons.cert_manager_ready]
+                ),
             )
             self.url = ingress.url
         if args.network_policies.enabled:

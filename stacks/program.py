@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from infra.cluster import existing_cluster_provider, provision_cluster
 from infra.platform import TodoPlatform
 from stacks.config import PROJECT, StackConfig, stack_config
 
@@ -52,6 +53,17 @@ def run(opts: pulumi.ResourceOptions | None = None) -> tuple[StackConfig, TodoPl
     """
     settings, secret_keys = pulumi_settings()
     config = stack_config(settings, secret_keys)
+    # Every Kubernetes object goes through the provider of the cluster the settings name.
+    cluster = provision_cluster(f"{PLATFORM_NAME}-cluster", config.cluster)
+    if cluster is not None:
+        pulumi.export("kubeconfig", cluster.kubeconfig)
+    provider = (
+        cluster.provider
+        if cluster
+        else existing_cluster_provider(f"{PLATFORM_NAME}-k8s", config.cluster)
+    )
+    if provider is not None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[provider]))
     platform = TodoPlatform(PLATFORM_NAME, config, opts=opts)
     for key, value in stack_outputs(platform).items():
         pulumi.export(key, value)

@@ -25,6 +25,7 @@ import yaml
 from pulumi.runtime import mocks
 from pulumi.runtime.mocks import MockMonitor
 
+from infra.cluster.offline import is_cloud_invoke, offline_invoke, offline_outputs
 from stacks.config import PROJECT, SECRET_KEYS, StackConfig, stack_config
 from stacks.program import run, stack_outputs
 
@@ -79,9 +80,12 @@ class Recorder(pulumi.runtime.Mocks):
         self.registrations.append(
             Registration(args.typ, args.name, dict(args.inputs), dependencies)
         )
-        return f"{args.name}-id", dict(args.inputs)
+        # Cloud resources get the values only the cloud computes (endpoints, ARNs), fake ones.
+        return f"{args.name}-id", offline_outputs(args.typ, args.name, args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        if is_cloud_invoke(args.token):
+            return offline_invoke(args.token, args.args), None
         return {}, None
 
 

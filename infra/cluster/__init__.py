@@ -24,6 +24,7 @@ __all__ = [
     "NoCluster",
     "NodePool",
     "ProvisionedCluster",
+    "existing_cluster_provider",
     "provision_cluster",
 ]
 
@@ -56,3 +57,23 @@ def provision_cluster(
 
         return AksCluster(name, AksClusterArgs(settings=settings), opts)
     return None
+
+
+def existing_cluster_provider(name: str, settings: ClusterSettings) -> k8s.Provider | None:
+    """A provider for the existing cluster the settings name, or ``None`` for the ambient one
+    (and for a cloud cluster, whose component makes its own provider).
+
+    The kubeconfig path and context are the cluster's identity here: editing the file (a new
+    token, a new CA) then updates the provider instead of replacing every object.
+    """
+    if (
+        not isinstance(settings, NoCluster)
+        or (settings.kubeconfig, settings.context) == (None,) * 2
+    ):
+        return None
+    return k8s.Provider(
+        name,
+        kubeconfig=settings.kubeconfig,
+        context=settings.context,
+        cluster_identifier=f"{settings.kubeconfig or 'ambient'}#{settings.context or 'current'}",
+    )
