@@ -14,7 +14,7 @@ import pulumi_kubernetes.core.v1 as core
 from pydantic import Field, field_validator
 
 from infra.component import ComponentArgs, SettingsModel, child_options
-from infra.labels import standard_labels
+from infra.labels import unversioned_labels
 from infra.naming import child_name
 from infra.workload import object_meta
 
@@ -82,7 +82,7 @@ class AppConfig(pulumi.ComponentResource):
             metadata=object_meta(
                 config_map_name(args.instance),
                 namespace=args.namespace,
-                labels=standard_labels("todo", args.instance, "settings", "v1"),
+                labels=unversioned_labels("todo", args.instance, "settings"),
             ),
             data=app_environment(args.settings, args.kafka_bootstrap),
             opts=child_options(self, opts),

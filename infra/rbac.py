@@ -15,7 +15,7 @@ import pulumi_kubernetes.rbac.v1 as rbac
 from pydantic import model_validator
 
 from infra.component import ComponentArgs, child_options
-from infra.labels import standard_labels
+from infra.labels import unversioned_labels
 from infra.naming import child_name, require_dns_label
 from infra.workload import object_meta
 
@@ -50,7 +50,7 @@ class Rbac(pulumi.ComponentResource):
     ) -> None:
         super().__init__("todo:infra:Rbac", name, None, opts)
         child = child_options(self, opts)
-        labels = standard_labels("todo", args.instance, "rbac", "v1")
+        labels = unversioned_labels("todo", args.instance, "rbac")
         self.service_accounts = {}
         for workload in args.workloads:
             account = core.ServiceAccount(
@@ -58,7 +58,7 @@ class Rbac(pulumi.ComponentResource):
                 metadata=object_meta(
                     service_account_name(args.instance, workload),
                     namespace=args.namespace,
-                    labels=standard_labels("todo", args.instance, workload, "v1"),
+                    labels=unversioned_labels("todo", args.instance, workload),
                 ),
                 automount_service_account_token=False,
                 opts=child,

@@ -15,7 +15,7 @@ import pulumi_kubernetes.core.v1 as core
 from pydantic import SecretStr
 
 from infra.component import ComponentArgs, child_options
-from infra.labels import standard_labels
+from infra.labels import unversioned_labels
 from infra.naming import child_name
 from infra.workload import object_meta
 
@@ -70,7 +70,7 @@ class Credentials(pulumi.ComponentResource):
             metadata=object_meta(
                 secret_name(args.instance),
                 namespace=args.namespace,
-                labels=standard_labels("todo", args.instance, "credentials", "v1"),
+                labels=unversioned_labels("todo", args.instance, "credentials"),
             ),
             type="Opaque",
             string_data=pulumi.Output.secret(
