@@ -1,0 +1,1 @@
+"""Measurements and process control for the event pipeline (benchmark and fault tests)."""

@@ -1,0 +1,296 @@
+"""`python -m bench.events`: how fast the event pipeline is, measured on the real servers.
+
+Figures, all from one run against the servers of `scripts/services` (started if needed):
+
+* ``raw_producer_eps``: a bare confluent-kafka producer with the relay's producer settings,
+  sending the same CloudEvents to the same broker: the ceiling for the relay.
+* ``relay_eps``: outbox rows per second that `todo-api relay` publishes from a backlog, with one
+  relay and with two; ``relay_vs_raw`` divides it by the ceiling.
+* ``e2e_p50_ms``/``e2e_p95_ms``/``e2e_p99_ms``: from the API's commit of a task change to the
+  consumer's handler applying its event, under a steady HTTP write load.
+* ``api_write_p95_ms``: the HTTP write latency under that load.
+
+Each run gets its own database and topic prefix and removes them afterwards, so it neither sees
+nor leaves anything behind. This is a measurement, not a test: it is not part of CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import database
+from bench.load import TaskWriter, register_user, steady_writes
+from bench.processes import TODO_API, ApiServer, ServiceEnv, consumer_process, relay_process
+from bench.raw_producer import raw_producer_eps
+from bench.servers import ServerSet
+from bench.stats import summary_ms
+from bench.topics import create_topics, delete_topics, task_topics
+
+BENCH_DATABASE = "todo_bench"
+DRAIN_TIMEOUT_S = 120.0
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _wait(
+    what: str, done: Callable[[], bool], timeout: float = DRAIN_TIMEOUT_S, every: float = 0.02
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout}s")
+        time.sleep(every)
+
+
+def migrate(env: ServiceEnv) -> None:
+    subprocess.run([str(TODO_API), "migrate"], env=env.environ(), check=True, timeout=120)
+
+
+def relay_producer_config(bootstrap: str) -> dict[str, Any]:
+    """The relay's own producer settings, so the ceiling is measured like for like."""
+    from app.events.relay import KafkaPublisher
+
+    publisher = KafkaPublisher(bootstrap, topic_prefix="", message_timeout_ms=30_000)
+    # Callbacks and the logger are the relay's plumbing, not producer tuning.
+    return {
+        key: value
+        for key, value in publisher.producer_config.items()
+        if isinstance(value, str | int | float | bool) and key != "bootstrap.servers"
+    }
+
+
+def measure_raw(env: ServiceEnv, count: int, prefix: str) -> float:
+    assert env.kafka_bootstrap is not None
+    topic = f"{prefix}raw"
+    create_topics(env.kafka_bootstrap, [topic])
+    events = [database.sample_event(i) for i in range(1_000)]
+    values = [event.to_json().encode() for event in events]
+    keys = [str(event.data.task.id).encode() for event in events]
+    return raw_producer_eps(
+        env.kafka_bootstrap, relay_producer_config(env.kafka_bootstrap), values, keys, count, topic
+    )
+
+
+def measure_relay(env: ServiceEnv, relays: int, backlog: int, prefix: str, **tuning: str) -> float:
+    """Events/s from the commit of a `backlog`-row outbox to the last row marked published.
+
+    The relays are started and warmed (connected, one small batch published) first, so the
+    figure is the steady publishing rate, not process start-up.
+    """
+    assert env.kafka_bootstrap is not None
+    create_topics(env.kafka_bootstrap, task_topics(prefix))
+    settings = {"TODO_KAFKA_TOPIC_PREFIX": prefix, **tuning}
+    processes = [relay_process(env, f"relay{i}", **settings) for i in range(relays)]
+    try:
+        for process in processes:
+            process.start()
+        database.insert_backlog(env.database_url, 200)
+        _wait("warm-up publishing", lambda: database.backlog(env.database_url) == 0)
+        committed = database.insert_backlog(env.database_url, backlog)
+        _wait("the backlog to drain", lambda: database.backlog(env.database_url) == 0, every=0.05)
+        finished = database.last_published_at(env.database_url)
+    finally:
+        for process in processes:
+            process.stop()
+    return backlog / (finished - committed).total_seconds()
+
+
+def measure_e2e(
+    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+) -> dict[str, Any]:
+    """Steady HTTP writes through the API, relay and consumer; latency at both ends."""
+    assert env.kafka_bootstrap is not None
+    create_topics(env.kafka_bootstrap, task_topics(prefix))
+    settings = {
+        "TODO_KAFKA_TOPIC_PREFIX": prefix,
+        "TODO_KAFKA_CONSUMER_GROUP": f"{prefix}stats",
+        **tuning,
+    }
+    consumer = consumer_process(env, **settings)
+    relay = relay_process(env, **settings)
+    api = ApiServer(env, **settings)
+    with consumer, relay, api:
+        users = [register_user(api.base_url) for _ in range(4)]
+        # Warm-up: the consumer has joined its group and every process has its connections.
+        warm_from = datetime.now(UTC)
+        asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=50, count=100))
+        _wait_handled(env, warm_from)
+        since = datetime.now(UTC)
+        log = asyncio.run(
+            steady_writes(api.base_url, TaskWriter(users), rate=rate, count=int(rate * duration))
+        )
+        rows = _wait_handled(env, since)
+    e2e = summary_ms(database.e2e_seconds(rows))
+    api_ms = summary_ms(log.latencies_s)
+    non_2xx = sum(n for status, n in log.statuses.items() if not 200 <= status < 300)
+    return {
+        "e2e_p50_ms": e2e["p50"],
+        "e2e_p95_ms": e2e["p95"],
+        "e2e_p99_ms": e2e["p99"],
+        "e2e_max_ms": e2e["max"],
+        "api_write_p50_ms": api_ms["p50"],
+        "api_write_p95_ms": api_ms["p95"],
+        "api_write_p99_ms": api_ms["p99"],
+        "api_writes": log.sent,
+        "api_writes_failed": non_2xx + log.transport_errors,
+        "api_offered_rate": rate,
+        "api_achieved_rate": round(log.sent / (log.finished - log.started), 1),
+        "load_seconds": round(log.finished - log.started, 2),
+        "events": len(rows),
+    }
+
+
+def _wait_handled(env: ServiceEnv, since: datetime) -> list[database.OutboxRow]:
+    rows: list[database.OutboxRow] = []
+
+    def all_handled() -> bool:
+        nonlocal rows
+        rows = database.outbox_since(env.database_url, since)
+        return bool(rows) and database.unhandled(rows) == 0
+
+    _wait("every event to be handled", all_handled, every=0.5)
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def _tuning(pairs: Sequence[str]) -> dict[str, str]:
+    tuning: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("TODO_"):
+            raise SystemExit(f"--set expects TODO_NAME=value, got {pair!r}")
+        tuning[key] = value
+    return tuning
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    servers = ServerSet.shared()
+    servers.start()
+    shared = servers.env()
+    assert shared.kafka_bootstrap is not None
+    env = replace(
+        shared, database_url=database.recreate_database(shared.database_url, BENCH_DATABASE)
+    )
+    migrate(env)
+    tuning = _tuning(args.set)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    topics = [f"{prefix}raw"]
+    try:
+        _say(f"raw producer: {args.backlog} events")
+        raw = measure_raw(env, args.backlog, prefix)
+        relay_eps: dict[str, float] = {}
+        for relays in (1, 2):
+            _say(f"relay: {args.backlog}-row backlog, {relays} relay(s)")
+            relay_prefix = f"{prefix}relay{relays}."
+            topics += task_topics(relay_prefix)
+            relay_eps[str(relays)] = measure_relay(
+                env, relays, args.backlog, relay_prefix, **tuning
+            )
+        _say(f"end to end: {args.rate:g} writes/s for {args.duration:g}s")
+        e2e_prefix = f"{prefix}e2e."
+        topics += task_topics(e2e_prefix)
+        e2e = measure_e2e(env, args.rate, args.duration, e2e_prefix, **tuning)
+    finally:
+        delete_topics(shared.kafka_bootstrap, topics)
+        database.drop_database(shared.database_url, BENCH_DATABASE)
+    return {
+        "raw_producer_eps": round(raw),
+        "relay_eps": {n: round(eps) for n, eps in relay_eps.items()},
+        "relay_vs_raw": {n: round(eps / raw, 3) for n, eps in relay_eps.items()},
+        **e2e,
+        "backlog_rows": args.backlog,
+        "settings": {
+            "producer": relay_producer_config(shared.kafka_bootstrap),
+            "overrides": tuning,
+        },
+        "machine": machine(),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [
+        ("raw_producer_eps", f"{result['raw_producer_eps']:,}", "ceiling"),
+        *[
+            (f"relay_eps ({n} relay{'s' if n != '1' else ''})", f"{eps:,}", ">= 20,000")
+            for n, eps in result["relay_eps"].items()
+        ],
+        *[
+            (f"relay_vs_raw ({n})", f"{ratio:.0%}", ">= 50%")
+            for n, ratio in result["relay_vs_raw"].items()
+        ],
+        ("e2e_p50_ms", f"{result['e2e_p50_ms']:.1f}", ""),
+        ("e2e_p95_ms", f"{result['e2e_p95_ms']:.1f}", "< 50"),
+        ("e2e_p99_ms", f"{result['e2e_p99_ms']:.1f}", ""),
+        ("api_write_p95_ms", f"{result['api_write_p95_ms']:.1f}", "< 25"),
+        (
+            "api load",
+            f"{result['api_writes']} writes at {result['api_achieved_rate']}/s, "
+            f"{result['api_writes_failed']} failed",
+            "",
+        ),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    value_width = max(len(value) for _, value, _ in rows)
+    lines = [f"{'figure':<{width}}  {'value':>{value_width}}  target"]
+    lines += [f"{name:<{width}}  {value:>{value_width}}  {target}" for name, value, target in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.events", description=__doc__)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--backlog", type=int, default=50_000, help="outbox rows for the relay")
+    parser.add_argument("--rate", type=float, default=200.0, help="HTTP writes per second")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of HTTP load")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TODO_NAME=value",
+        help="a service setting for the relay, consumer and API (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    if args.backlog < 1 or args.rate <= 0 or args.duration <= 0:
+        parser.error("--backlog, --rate and --duration must be positive")
+    result = run(args)
+    print(table(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

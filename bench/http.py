@@ -1,0 +1,100 @@
+"""A lean HTTP/1.1 keep-alive client for the load generator.
+
+Why not httpx: its connection pool scans every connection on each request (profiled with
+py-spy: most of the generator's CPU went to `has_expired`/`is_idle`), so once a slow server makes
+connections pile up, the generator itself becomes the bottleneck and its own queueing shows up as
+server latency. On a 2-core machine shared with the server under test, the client must cost next
+to nothing. This one speaks just what the API answers: JSON bodies with Content-Length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Response:
+    status_code: int
+    body: bytes
+
+    def json(self) -> Any:  # noqa: ANN401 - a JSON document is any shape
+        return json.loads(self.body)
+
+
+class HttpTransportError(ConnectionError):
+    """The connection failed or closed before a whole response arrived."""
+
+
+_Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class HttpPool:
+    """At most `size` keep-alive connections to one loopback server, reused in LIFO order."""
+
+    def __init__(self, base_url: str, size: int = 32, timeout: float = 30.0) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+            raise ValueError(f"base_url must be http://host:port, got {base_url!r}")
+        self._host, self._port = parts.hostname, parts.port
+        self._idle: list[_Connection] = []
+        self._slots = asyncio.Semaphore(size)
+        self._timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,  # noqa: ANN401 - any JSON-serialisable value
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        payload = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self._host}:{self._port}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(payload)}")
+        message = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await self._connect()
+            try:
+                response = await asyncio.wait_for(
+                    self._exchange(connection, message), self._timeout
+                )
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+                connection[1].close()
+                raise HttpTransportError(f"{method} {path}: {exc!r}") from exc
+            self._idle.append(connection)
+            return response
+
+    async def _connect(self) -> _Connection:
+        try:
+            return await asyncio.open_connection(self._host, self._port)
+        except OSError as exc:
+            raise HttpTransportError(f"connect {self._host}:{self._port}: {exc!r}") from exc
+
+    @staticmethod
+    async def _exchange(connection: _Connection, message: bytes) -> Response:
+        reader, writer = connection
+        writer.write(message)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                raise ValueError(f"unsupported transfer-encoding {value.strip()!r}")
+        return Response(status, await reader.readexactly(length) if length else b"")
+
+    async def close(self) -> None:
+        while self._idle:
+            _, writer = self._idle.pop()
+            writer.close()
