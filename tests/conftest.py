@@ -8,6 +8,7 @@ cannot have one fails with the reason, so no run passes by quietly testing nothi
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES_SCRIPT = REPO / "scripts" / "services"
-ENV_FILE = REPO / ".services.env"
 # Covers a cold start (apt-get, Maven, the first KRaft format; about 25 s measured) with room to
 # spare, and stays under pytest-timeout's 600 s so this message, not a bare timeout, is shown.
 START_TIMEOUT_S = 500
@@ -32,8 +32,14 @@ class Services:
     kafka_bootstrap: str
 
 
-def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
+def services_env_file() -> Path:
+    """Where scripts/services writes the settings (it honours the same override)."""
+    return Path(os.environ.get("TODO_SERVICES_ENV_FILE") or REPO / ".services.env")
+
+
+def read_env_file(path: Path | None = None) -> dict[str, str]:
     """The KEY=value lines of an env file written by scripts/services (empty when absent)."""
+    path = path or services_env_file()
     if not path.exists():
         return {}
     settings: dict[str, str] = {}
@@ -82,7 +88,7 @@ def kafka_answers(bootstrap: str) -> bool:
         return False
 
 
-def _server(name: str, key: str, answers: Callable[[str], bool]) -> str:
+def server_setting(name: str, key: str, answers: Callable[[str], bool]) -> str:
     """The answering server's setting `key`, starting the server when it is not there."""
     value = read_env_file().get(key)
     if value is not None and answers(value):
@@ -111,19 +117,19 @@ def _server(name: str, key: str, answers: Callable[[str], bool]) -> str:
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """SQLAlchemy URL of the real PostgreSQL; the `todo` role may create databases."""
-    return _server("postgres", "TODO_DATABASE_URL", postgres_answers)
+    return server_setting("postgres", "TODO_DATABASE_URL", postgres_answers)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """URL of the real Redis, database 0."""
-    return _server("redis", "TODO_REDIS_URL", redis_answers)
+    return server_setting("redis", "TODO_REDIS_URL", redis_answers)
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """Bootstrap servers of the real single-node KRaft Kafka broker."""
-    return _server("kafka", "TODO_KAFKA_BOOTSTRAP_SERVERS", kafka_answers)
+    return server_setting("kafka", "TODO_KAFKA_BOOTSTRAP_SERVERS", kafka_answers)
 
 
 @pytest.fixture(scope="session")
