@@ -452,26 +452,24 @@ class Postgres(Service):
         import psycopg
         from psycopg import sql
 
+        # CREATEDB: service tests create a throwaway database each.
+        role = sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+            sql.Identifier(DB_USER), sql.Literal(DB_PASSWORD)
+        )
+        database = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(DB_NAME), sql.Identifier(DB_USER)
+        )
         with self._superuser() as admin:
-            has_role = admin.execute(
-                "SELECT 1 FROM pg_roles WHERE rolname = %s", (DB_USER,)
-            ).fetchone()
-            if has_role is None:
-                # CREATEDB: service tests create a throwaway database each.
-                admin.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                        sql.Identifier(DB_USER), sql.Literal(DB_PASSWORD)
-                    )
+            # CREATE ... IF NOT EXISTS exists for neither roles nor databases.
+            for catalog, column, name, create in (
+                ("pg_roles", "rolname", DB_USER, role),
+                ("pg_database", "datname", DB_NAME, database),
+            ):
+                exists = sql.SQL("SELECT 1 FROM {} WHERE {} = %s").format(
+                    sql.Identifier(catalog), sql.Identifier(column)
                 )
-            has_db = admin.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)
-            ).fetchone()
-            if has_db is None:
-                admin.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(DB_NAME), sql.Identifier(DB_USER)
-                    )
-                )
+                if admin.execute(exists, (name,)).fetchone() is None:
+                    admin.execute(create)
         # What the application will do: TCP, password, the todo database.
         tcp_url = self.env_lines()["TODO_DATABASE_URL"].replace("+psycopg", "", 1)
         try:

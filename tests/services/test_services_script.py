@@ -109,23 +109,21 @@ def test_start_reuse_status_and_stop_one_service(private_env: dict[str, str], na
     assert (status.returncode, status.stdout.strip()) == (3, f"{name}: stopped")
 
 
-def test_port_taken_by_another_process_fails_clearly(private_env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [("redis", "TODO_REDIS_PORT"), ("kafka", "TODO_KAFKA_CONTROLLER_PORT")],
+)
+def test_port_taken_by_another_process_fails_clearly(
+    private_env: dict[str, str], name: str, variable: str
+) -> None:
+    port = private_env[variable]
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", int(private_env["TODO_REDIS_PORT"])))
+        squatter.bind(("127.0.0.1", int(port)))
         squatter.listen()
-        result = _services(private_env, "start", "redis")
+        result = _services(private_env, "start", name)
     assert result.returncode == 1
-    assert f"port 127.0.0.1:{private_env['TODO_REDIS_PORT']} is taken" in result.stderr
-    assert "TODO_REDIS_PORT=<port>" in result.stderr
-
-
-def test_taken_controller_port_names_its_own_variable(private_env: dict[str, str]) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", int(private_env["TODO_KAFKA_CONTROLLER_PORT"])))
-        squatter.listen()
-        result = _services(private_env, "start", "kafka")
-    assert result.returncode == 1
-    assert "TODO_KAFKA_CONTROLLER_PORT=<port>" in result.stderr
+    assert f"{name}: port 127.0.0.1:{port} is taken" in result.stderr
+    assert f"another port with {variable}=<port>" in result.stderr
 
 
 def test_bad_port_setting_names_the_variable(private_env: dict[str, str]) -> None:
