@@ -16,9 +16,9 @@ import pulumi
 import pulumi_kubernetes.apps.v1 as apps
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from infra.component import ComponentArgs, SettingsModel, child_options
+from infra.component import ComponentArgs, child_options
 from infra.disruption import disruption_budget
 from infra.labels import image_version, selector_labels, standard_labels
 from infra.naming import child_name
@@ -26,6 +26,7 @@ from infra.probes import tcp_probes
 from infra.security import scratch_volume
 from infra.sizes import Size, resolve
 from infra.stateful import (
+    DataServiceSettings,
     StatefulNames,
     StorageSettings,
     services,
@@ -54,7 +55,7 @@ CONFIG_DIR = "/opt/kafka/config"
 Spread = Literal["preferred", "required"]
 
 
-class KafkaSettings(SettingsModel):
+class KafkaSettings(DataServiceSettings):
     """What a stack may set about the Kafka cluster."""
 
     image: str = Field(default="apache/kafka:4.0.0", description="Kafka 4 image, pinned.")
@@ -66,7 +67,6 @@ class KafkaSettings(SettingsModel):
         default=1, ge=1, le=9, description="Combined broker+controller nodes (prod: 3)."
     )
     size: Size = Field(default="medium", description="Resources of each Kafka node.")
-    exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
     storage: StorageSettings = Field(
         default_factory=StorageSettings, description="Log volume per node (prod: 50Gi)."
     )
@@ -77,12 +77,6 @@ class KafkaSettings(SettingsModel):
     min_available: int | None = Field(
         default=None, ge=1, description="PDB minAvailable; default all nodes but one."
     )
-
-    @field_validator("image", "exporter_image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        image_version(value)
-        return value
 
     @model_validator(mode="after")
     def _quorum(self) -> KafkaSettings:

@@ -12,22 +12,21 @@ import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field, field_validator
 
-from infra.component import ComponentArgs, SettingsModel, child_options
-from infra.labels import image_version
+from infra.component import child_options
 from infra.probes import exec_probes, http_probes
 from infra.secrets import POSTGRES_PASSWORD_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size
 from infra.stateful import (
+    DataServiceArgs,
+    DataServiceSettings,
     StatefulNames,
     StorageSettings,
     secret_env,
-    services,
-    stateful_set,
+    single_instance,
     tcp_port,
-    volume_claim,
 )
-from infra.workload import container, pod_spec, pod_template, scrape_annotations
+from infra.workload import container, pod_spec
 
 POSTGRES_PORT = 5432
 EXPORTER_PORT = 9187
@@ -37,7 +36,7 @@ EXPORTER_UID = 65534
 DATA_DIR = "/var/lib/postgresql/data"
 
 
-class PostgresSettings(SettingsModel):
+class PostgresSettings(DataServiceSettings):
     """What a stack may set about PostgreSQL."""
 
     image: str = Field(default="postgres:16.9-alpine", description="PostgreSQL 16 image, pinned.")
@@ -46,18 +45,11 @@ class PostgresSettings(SettingsModel):
         description="Prometheus postgres_exporter sidecar image, pinned.",
     )
     size: Size = Field(default="small", description="Resources of the database container.")
-    exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
     storage: StorageSettings = Field(
         default_factory=StorageSettings, description="Data volume (prod: 50Gi)."
     )
     database: str = Field(default="todo", description="Database the service uses.")
     user: str = Field(default="todo", description="Role the service connects as (the owner).")
-
-    @field_validator("image", "exporter_image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        image_version(value)
-        return value
 
     @field_validator("database", "user")
     @classmethod
@@ -67,10 +59,8 @@ class PostgresSettings(SettingsModel):
         return value
 
 
-class PostgresArgs(ComponentArgs):
+class PostgresArgs(DataServiceArgs):
     settings: PostgresSettings
-    secret_name: str
-    service_account_name: str
 
 
 def postgres_names(instance: str, image: str) -> StatefulNames:
@@ -141,24 +131,14 @@ class Postgres(pulumi.ComponentResource):
             # A clean shutdown writes a checkpoint; being killed means crash recovery on start.
             termination_grace_period_seconds=60,
         )
-        stateful_set(
-            f"{name}-statefulset",
-            names=names,
-            namespace=args.namespace,
-            replicas=1,
-            template=pod_template(
-                labels=names.labels,
-                spec=spec,
-                annotations=scrape_annotations(EXPORTER_PORT),
-            ),
-            claims=[volume_claim("data", settings.storage)],
-            opts=child,
-        )
-        services(
+        single_instance(
             name,
             names=names,
             namespace=args.namespace,
+            spec=spec,
+            storage=settings.storage,
             ports=[tcp_port("postgres", POSTGRES_PORT), tcp_port("metrics", EXPORTER_PORT)],
+            metrics_port=EXPORTER_PORT,
             opts=child,
         )
         self.host = names.host(args.namespace)

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from infra.component import ComponentArgs, SettingsModel, child_options
-from infra.labels import image_version
+from infra.component import child_options
 from infra.probes import exec_probes, http_probes
 from infra.secrets import REDIS_PASSWORD_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size
 from infra.stateful import (
+    DataServiceArgs,
+    DataServiceSettings,
     StatefulNames,
     StorageSettings,
     secret_env,
-    services,
-    stateful_set,
+    single_instance,
     tcp_port,
-    volume_claim,
 )
-from infra.workload import container, pod_spec, pod_template, scrape_annotations
+from infra.workload import container, pod_spec
 
 REDIS_PORT = 6379
 EXPORTER_PORT = 9121
@@ -45,7 +44,7 @@ _START = (
 _PING = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG']
 
 
-class RedisSettings(SettingsModel):
+class RedisSettings(DataServiceSettings):
     """What a stack may set about Redis."""
 
     image: str = Field(default="redis:7.4.2-alpine", description="Redis 7 image, pinned.")
@@ -54,22 +53,13 @@ class RedisSettings(SettingsModel):
         description="Prometheus redis_exporter sidecar image, pinned.",
     )
     size: Size = Field(default="micro", description="Resources of the Redis container.")
-    exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
     storage: StorageSettings = Field(
         default_factory=StorageSettings, description="Append-only-file volume (prod: 10Gi)."
     )
 
-    @field_validator("image", "exporter_image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        image_version(value)
-        return value
 
-
-class RedisArgs(ComponentArgs):
+class RedisArgs(DataServiceArgs):
     settings: RedisSettings
-    secret_name: str
-    service_account_name: str
 
 
 def redis_names(instance: str, image: str) -> StatefulNames:
@@ -125,24 +115,14 @@ class Redis(pulumi.ComponentResource):
             volumes=[scratch_volume("run", size_limit="1Mi", memory=True)],
             uid=REDIS_UID,
         )
-        stateful_set(
-            f"{name}-statefulset",
-            names=names,
-            namespace=args.namespace,
-            replicas=1,
-            template=pod_template(
-                labels=names.labels,
-                spec=spec,
-                annotations=scrape_annotations(EXPORTER_PORT),
-            ),
-            claims=[volume_claim("data", settings.storage)],
-            opts=child,
-        )
-        services(
+        single_instance(
             name,
             names=names,
             namespace=args.namespace,
+            spec=spec,
+            storage=settings.storage,
             ports=[tcp_port("redis", REDIS_PORT), tcp_port("metrics", EXPORTER_PORT)],
+            metrics_port=EXPORTER_PORT,
             opts=child,
         )
         self.host = names.host(args.namespace)

@@ -15,10 +15,11 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 from pydantic import Field, field_validator
 
-from infra.component import SettingsModel
+from infra.component import ComponentArgs, SettingsModel
 from infra.labels import image_version, selector_labels, standard_labels
 from infra.naming import child_name, require_dns_label
-from infra.workload import object_meta
+from infra.sizes import Size
+from infra.workload import object_meta, pod_template, scrape_annotations
 
 
 class StorageSettings(SettingsModel):
@@ -33,6 +34,31 @@ class StorageSettings(SettingsModel):
     @classmethod
     def _class_name(cls, value: str | None) -> str | None:
         return None if value is None else require_dns_label(value, field="storageClass")
+
+
+class DataServiceSettings(SettingsModel):
+    """What every data service lets a stack set; each service gives its own defaults."""
+
+    image: str = Field(description="Server image, pinned.")
+    exporter_image: str = Field(description="Prometheus exporter image, pinned.")
+    size: Size = Field(description="Resources of the server container.")
+    exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Data volume per pod."
+    )
+
+    @field_validator("image", "exporter_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        image_version(value)
+        return value
+
+
+class DataServiceArgs(ComponentArgs):
+    """The wiring of a data service: the Secret holding its password and its account."""
+
+    secret_name: str
+    service_account_name: str
 
 
 class StatefulNames:
@@ -140,6 +166,33 @@ def stateful_set(
         ),
         opts=opts,
     )
+
+
+def single_instance(
+    resource_name: str,
+    *,
+    names: StatefulNames,
+    namespace: str,
+    spec: core.PodSpecArgs,
+    storage: StorageSettings,
+    ports: Sequence[core.ServicePortArgs],
+    metrics_port: int,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """A one-pod StatefulSet with a ``data`` volume, scraped on ``metrics_port``, and its
+    headless and client Services."""
+    stateful_set(
+        f"{resource_name}-statefulset",
+        names=names,
+        namespace=namespace,
+        replicas=1,
+        template=pod_template(
+            labels=names.labels, spec=spec, annotations=scrape_annotations(metrics_port)
+        ),
+        claims=[volume_claim("data", storage)],
+        opts=opts,
+    )
+    services(resource_name, names=names, namespace=namespace, ports=ports, opts=opts)
 
 
 def secret_env(name: str, *, secret_name: str, key: str) -> core.EnvVarArgs:
