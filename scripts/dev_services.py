@@ -180,8 +180,8 @@ class Service(ABC):
         return {self.port: self.port_variable}
 
     @property
-    @abstractmethod
-    def log_file(self) -> Path: ...
+    def log_file(self) -> Path:
+        return self.home / f"{self.name}.log"
 
     @abstractmethod
     def missing_packages(self) -> list[str]:
@@ -318,10 +318,6 @@ class Postgres(Service):
     @property
     def socket_dir(self) -> Path:
         return self.home / "run"
-
-    @property
-    def log_file(self) -> Path:
-        return self.home / "postgres.log"
 
     @staticmethod
     def bindir() -> Path | None:
@@ -500,10 +496,6 @@ class Redis(Service):
     port_variable = "TODO_REDIS_PORT"
 
     @property
-    def log_file(self) -> Path:
-        return self.home / "redis.log"
-
-    @property
     def config_file(self) -> Path:
         return self.home / "redis.conf"
 
@@ -565,10 +557,6 @@ class Kafka(Service):
     @property
     def ports(self) -> dict[int, str]:
         return {self.port: self.port_variable, self.controller_port: "TODO_KAFKA_CONTROLLER_PORT"}
-
-    @property
-    def log_file(self) -> Path:
-        return self.home / "kafka.log"
 
     @property
     def libs(self) -> Path:
