@@ -6,10 +6,11 @@ markers of that file; a test fails when the file and the model disagree.
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 
@@ -27,6 +28,8 @@ def type_name(annotation: Any) -> str:  # noqa: ANN401 - any typing construct
     if annotation == Size:
         return "size"
     origin = get_origin(annotation)
+    if origin is Annotated:
+        return type_name(get_args(annotation)[0])
     if origin is Literal:
         return " \\| ".join(f"`{value}`" for value in get_args(annotation))
     if origin in (Union, types.UnionType):
@@ -54,7 +57,10 @@ def _value(value: Any) -> str:  # noqa: ANN401 - any setting
         value = value.model_dump(mode="json", by_alias=True)
     if value is None:
         return "unset"
-    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, dict | list):
+        text = json.dumps(value)
+    else:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
     return f"`{text}`".replace("|", "\\|")
 
 
