@@ -21,6 +21,7 @@ from psycopg import sql
 from app.events.cloudevents import EventKind, TaskEvent
 from app.models import TaskPriority, TaskStatus
 from app.schemas import TaskPublic
+from bench.processes import wait_until
 
 
 def libpq_url(database_url: str) -> str:
@@ -154,3 +155,16 @@ def e2e_seconds(rows: Iterable[OutboxRow]) -> list[float]:
 
 def unhandled(rows: Sequence[OutboxRow]) -> int:
     return sum(1 for row in rows if row.processed_at is None)
+
+
+def wait_handled(database_url: str, since: datetime, timeout: float = 120.0) -> list[OutboxRow]:
+    """Wait until the handler has applied every outbox row created since `since`; return them."""
+    rows: list[OutboxRow] = []
+
+    def all_handled() -> bool:
+        nonlocal rows
+        rows = outbox_since(database_url, since)
+        return bool(rows) and unhandled(rows) == 0
+
+    wait_until("every event to be handled", all_handled, timeout=timeout, every=0.25)
+    return rows

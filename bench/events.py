@@ -21,11 +21,9 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,32 +31,18 @@ from typing import Any
 
 from bench import database
 from bench.load import TaskWriter, register_user, steady_writes
-from bench.processes import TODO_API, ApiServer, ServiceEnv, consumer_process, relay_process
+from bench.pipeline import Pipeline
+from bench.processes import ServiceEnv, migrate, relay_process, wait_until
 from bench.raw_producer import raw_producer_eps
 from bench.servers import ServerSet
 from bench.stats import summary_ms
 from bench.topics import create_topics, delete_topics, task_topics
 
 BENCH_DATABASE = "todo_bench"
-DRAIN_TIMEOUT_S = 120.0
 
 
 def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def _wait(
-    what: str, done: Callable[[], bool], timeout: float = DRAIN_TIMEOUT_S, every: float = 0.02
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout}s")
-        time.sleep(every)
-
-
-def migrate(env: ServiceEnv) -> None:
-    subprocess.run([str(TODO_API), "migrate"], env=env.environ(), check=True, timeout=120)
 
 
 def relay_producer_config(bootstrap: str) -> dict[str, Any]:
@@ -100,9 +84,11 @@ def measure_relay(env: ServiceEnv, relays: int, backlog: int, prefix: str, **tun
         for process in processes:
             process.start()
         database.insert_backlog(env.database_url, 200)
-        _wait("warm-up publishing", lambda: database.backlog(env.database_url) == 0)
+        wait_until("warm-up publishing", lambda: database.backlog(env.database_url) == 0)
         committed = database.insert_backlog(env.database_url, backlog)
-        _wait("the backlog to drain", lambda: database.backlog(env.database_url) == 0, every=0.05)
+        wait_until(
+            "the backlog to drain", lambda: database.backlog(env.database_url) == 0, every=0.05
+        )
         finished = database.last_published_at(env.database_url)
     finally:
         for process in processes:
@@ -114,27 +100,18 @@ def measure_e2e(
     env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
 ) -> dict[str, Any]:
     """Steady HTTP writes through the API, relay and consumer; latency at both ends."""
-    assert env.kafka_bootstrap is not None
-    create_topics(env.kafka_bootstrap, task_topics(prefix))
-    settings = {
-        "TODO_KAFKA_TOPIC_PREFIX": prefix,
-        "TODO_KAFKA_CONSUMER_GROUP": f"{prefix}stats",
-        **tuning,
-    }
-    consumer = consumer_process(env, **settings)
-    relay = relay_process(env, **settings)
-    api = ApiServer(env, **settings)
-    with consumer, relay, api:
+    with Pipeline(env, prefix, **tuning) as pipeline:
+        api = pipeline.api
         users = [register_user(api.base_url) for _ in range(4)]
         # Warm-up: the consumer has joined its group and every process has its connections.
         warm_from = datetime.now(UTC)
         asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=50, count=100))
-        _wait_handled(env, warm_from)
+        database.wait_handled(env.database_url, warm_from)
         since = datetime.now(UTC)
         log = asyncio.run(
             steady_writes(api.base_url, TaskWriter(users), rate=rate, count=int(rate * duration))
         )
-        rows = _wait_handled(env, since)
+        rows = database.wait_handled(env.database_url, since)
     e2e = summary_ms(database.e2e_seconds(rows))
     api_ms = summary_ms(log.latencies_s)
     non_2xx = sum(n for status, n in log.statuses.items() if not 200 <= status < 300)
@@ -153,18 +130,6 @@ def measure_e2e(
         "load_seconds": round(log.finished - log.started, 2),
         "events": len(rows),
     }
-
-
-def _wait_handled(env: ServiceEnv, since: datetime) -> list[database.OutboxRow]:
-    rows: list[database.OutboxRow] = []
-
-    def all_handled() -> bool:
-        nonlocal rows
-        rows = database.outbox_since(env.database_url, since)
-        return bool(rows) and database.unhandled(rows) == 0
-
-    _wait("every event to be handled", all_handled, every=0.5)
-    return rows
 
 
 def machine() -> dict[str, Any]:

@@ -47,8 +47,11 @@ class WriteLog:
 
     latencies_s: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    # (perf_counter when the answer came, status) of every answered write, in answer order.
+    answers: list[tuple[float, int]] = field(default_factory=list)
     transport_errors: int = 0
-    # task id -> the kinds of the writes the API accepted for it, in the order it accepted them.
+    # task id -> the kinds of the events the API's accepted writes emit, in the order it
+    # accepted them.
     accepted: dict[str, list[str]] = field(default_factory=dict)
     started: float = 0.0
     finished: float = 0.0
@@ -56,6 +59,11 @@ class WriteLog:
     def record(self, status: int, latency_s: float) -> None:
         self.statuses[status] += 1
         self.latencies_s.append(latency_s)
+        self.answers.append((time.perf_counter(), status))
+
+    def statuses_between(self, start: float, end: float) -> Counter[int]:
+        """Statuses of the writes answered between two perf_counter instants."""
+        return Counter(status for at, status in self.answers if start <= at <= end)
 
     @property
     def sent(self) -> int:
@@ -80,7 +88,14 @@ class TaskWriter:
             raise ValueError("users must not be empty")
         self.users = users
         self._owned: list[list[str]] = [[] for _ in users]
+        self._completed: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def expected_stats(self, user: User) -> dict[str, int]:
+        """The counts the user's stats must reach once every accepted write's event is applied."""
+        owned = self._owned[self.users.index(user)]
+        completed = sum(1 for task_id in owned if task_id in self._completed)
+        return {"total": len(owned), "pending": len(owned) - completed, "completed": completed}
 
     async def write(self, client: HttpPool, i: int, due: float, log: WriteLog) -> None:
         """Write number `i`, due at perf_counter time `due`; record its outcome in `log`."""
@@ -136,8 +151,14 @@ class TaskWriter:
                 body = {"description": f"revision {i}"}
                 response = await client.request("PATCH", f"{TASKS}/{task_id}", body, user.headers)
             log.record(response.status_code, time.perf_counter() - start)
-            if response.status_code == 200:
-                log.accepted[task_id].append(action)
+            if response.status_code != 200:
+                return
+            # Completing a completed task is a no-op that emits no event (API contract).
+            if action == "completed":
+                if task_id in self._completed:
+                    return
+                self._completed.add(task_id)
+            log.accepted[task_id].append(action)
 
 
 async def steady_writes(

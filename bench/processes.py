@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +48,22 @@ class ServiceEnv:
         env["TODO_LOG_LEVEL"] = self.log_level
         env.update(extra or {})
         return env
+
+
+def migrate(env: ServiceEnv) -> None:
+    """`todo-api migrate`: bring the database named by `env` to the latest schema."""
+    subprocess.run([str(TODO_API), "migrate"], env=env.environ(), check=True, timeout=120)
+
+
+def wait_until(
+    what: str, done: Callable[[], bool], timeout: float = 120.0, every: float = 0.02
+) -> None:
+    """Poll `done` until it is true; raise naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout}s")
+        time.sleep(every)
 
 
 def free_port() -> int:

@@ -1,0 +1,74 @@
+"""The whole event pipeline as separate processes: API, relay and consumer, on fresh topics.
+
+Each pipeline publishes under its own topic prefix and consumer group, so the events it counts
+are its own, and a consumer group that starts at the earliest offset starts on empty topics.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from bench.processes import ApiServer, ManagedProcess, ServiceEnv, consumer_process, relay_process
+from bench.topics import create_topics, task_topics
+
+
+class Pipeline:
+    """`todo-api serve`, `relay` and `consume`, started together and always stopped together."""
+
+    def __init__(self, env: ServiceEnv, prefix: str, **settings: str) -> None:
+        if env.kafka_bootstrap is None:
+            raise ValueError("a pipeline needs TODO_KAFKA_BOOTSTRAP_SERVERS")
+        self.env = env
+        self.prefix = prefix
+        self.settings = {
+            "TODO_KAFKA_TOPIC_PREFIX": prefix,
+            "TODO_KAFKA_CONSUMER_GROUP": f"{prefix}stats",
+            **settings,
+        }
+        self.topics = task_topics(prefix)
+        self.consumer = consumer_process(env, **self.settings)
+        self.relay = relay_process(env, **self.settings)
+        self.api = ApiServer(env, **self.settings)
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.consumer, self.relay, self.api]
+
+    def start(self) -> None:
+        assert self.env.kafka_bootstrap is not None
+        create_topics(self.env.kafka_bootstrap, self.topics)
+        try:
+            self.consumer.start()
+            self.relay.start()
+            self.api.start()
+            self.api.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every process, even when stopping one of them fails."""
+        errors: list[BaseException] = []
+        for process in reversed(self.processes):
+            try:
+                process.stop()
+            except Exception as exc:  # keep stopping the others; re-raised below
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def logs(self) -> str:
+        """The tail of every process's log, for a failure message."""
+        return "\n".join(f"--- {p.name} ---\n{p.log_tail(2000)}" for p in self.processes)
+
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

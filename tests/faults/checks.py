@@ -1,0 +1,76 @@
+"""The guarantees the fault tests check, each stated once and used by every test that needs it."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+
+from bench.database import OutboxRow, libpq_url, outbox_since
+from bench.load import TaskWriter, WriteLog
+from tests.faults.observer import KafkaObserver, Seen
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def all_outbox(database_url: str) -> list[OutboxRow]:
+    return outbox_since(database_url, EPOCH)
+
+
+def assert_outbox_holds_every_accepted_write(rows: list[OutboxRow], log: WriteLog) -> None:
+    """Each write the API acknowledged has its event, in acknowledgement order; no extra ones."""
+    recorded: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        recorded[str(row.task_id)].append(row.topic.removeprefix("task."))
+    assert recorded == log.accepted, "outbox events differ from the writes the API acknowledged"
+
+
+def assert_every_event_arrived(observer: KafkaObserver, rows: list[OutboxRow]) -> None:
+    missing = {row.event_id for row in rows} - observer.event_ids()
+    assert not missing, f"{len(missing)} events never reached Kafka, e.g. {sorted(missing)[:3]}"
+
+
+def assert_order_per_task(observer: KafkaObserver, rows: list[OutboxRow]) -> None:
+    """Per task, the events' first copies in Kafka follow outbox (commit) order.
+
+    Within one partition that is offset order. Across the four topics Kafka orders nothing, so
+    the check there is the relay's promise: a task's next event is produced only after the
+    previous one was acknowledged, hence never with an earlier broker timestamp.
+    """
+    first: dict[uuid.UUID, Seen] = {}
+    for seen in observer.seen():
+        first.setdefault(seen.event_id, seen)
+    by_task: dict[uuid.UUID, list[Seen]] = defaultdict(list)
+    for row in rows:  # outbox order
+        by_task[row.task_id].append(first[row.event_id])
+    for task_id, copies in by_task.items():
+        for earlier, later in itertools.pairwise(copies):
+            assert later.timestamp_ms >= earlier.timestamp_ms, f"task {task_id}: {later} overtook"
+            if (earlier.topic, earlier.partition) == (later.topic, later.partition):
+                assert later.offset > earlier.offset, f"task {task_id}: {later} before {earlier}"
+
+
+def assert_applied_exactly_once(database_url: str, rows: list[OutboxRow]) -> None:
+    """The handler recorded every event id, and nothing else (the table's key forbids twice)."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        processed = {r[0] for r in conn.execute("SELECT event_id FROM processed_events")}
+    assert processed == {row.event_id for row in rows}
+
+
+def assert_stats_match(base_url: str, writer: TaskWriter) -> None:
+    """Stats, kept only by the event handler, equal the counts the accepted writes imply.
+
+    A lost event leaves a count short; an event applied twice leaves one too high.
+    """
+    for user in writer.users:
+        stats = httpx.get(f"{base_url}/api/v1/stats", headers=user.headers, timeout=10).json()
+        assert stats == writer.expected_stats(user), f"stats of {user.username}"
+
+
+def duplicates(observer: KafkaObserver) -> int:
+    seen = observer.seen()
+    return len(seen) - len({s.event_id for s in seen})

@@ -1,0 +1,55 @@
+"""Fault tests run on a private set of servers, because they stop and kill them.
+
+Stopping the shared development servers would break every other test running against them at
+that moment; a private set (same `scripts/services`, own folder and free ports) costs a few
+seconds to start and is removed at the end of the session. Each test gets a fresh database and
+its own topic prefix, so no test sees another's rows or events.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.database import recreate_database
+from bench.processes import ServiceEnv, migrate
+from bench.servers import ServerSet
+
+
+@pytest.fixture(scope="session")
+def fault_servers() -> Iterator[ServerSet]:
+    # A short path: PostgreSQL's socket path must stay under 108 bytes.
+    state = Path(tempfile.mkdtemp(prefix="todo-faults-"))
+    servers = ServerSet.private(state)
+    try:
+        servers.start()
+        yield servers
+    finally:
+        try:
+            servers.remove()
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def fault_env(fault_servers: ServerSet, request: pytest.FixtureRequest) -> ServiceEnv:
+    """The private servers, with a fresh database named after the test, at the latest schema."""
+    # Every server must be up: a previous test's restore may have failed.
+    fault_servers.start()
+    base = fault_servers.env()
+    name = "fault_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    env = replace(base, database_url=recreate_database(base.database_url, name))
+    migrate(env)
+    return env
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"fault-{uuid.uuid4().hex[:8]}."
