@@ -15,7 +15,7 @@ from infra.component import child_options
 from infra.probes import exec_probes, http_probes
 from infra.secrets import REDIS_PASSWORD_KEY
 from infra.security import scratch_volume
-from infra.sizes import Size
+from infra.sizes import Size, resolve
 from infra.stateful import (
     DataServiceArgs,
     DataServiceSettings,
@@ -34,13 +34,25 @@ REDIS_UID = 999
 EXPORTER_UID = 59000
 """The user redis_exporter's image runs as."""
 
-# The password goes into a config file on a memory-backed emptyDir rather than onto the command
-# line, where every process in the pod could read it from /proc.
-_START = (
-    'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /run/redis/redis.conf'
-    " && exec redis-server /run/redis/redis.conf"
-    " --appendonly yes --dir /data --maxmemory-policy allkeys-lru"
-)
+MEMORY_SHARE = 0.75
+"""Share of the container's memory limit Redis may fill before it evicts; the rest covers
+copy-on-write during AOF rewrites and the allocator's overhead, so Redis evicts, never OOMs."""
+
+
+def start_script(size: Size) -> str:
+    """The server's start command.
+
+    The password goes into a config file on a memory-backed emptyDir rather than onto the
+    command line, where every process in the pod could read it from /proc.
+    """
+    max_memory_mi = int(resolve(size).memory_limit_mi * MEMORY_SHARE)
+    return (
+        'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /run/redis/redis.conf'
+        " && exec redis-server /run/redis/redis.conf --appendonly yes --dir /data"
+        f" --maxmemory {max_memory_mi}mb --maxmemory-policy allkeys-lru"
+    )
+
+
 _PING = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG']
 
 
@@ -88,7 +100,7 @@ class Redis(pulumi.ComponentResource):
             image=settings.image,
             size=settings.size,
             uid=REDIS_UID,
-            command=["sh", "-c", _START],
+            command=["sh", "-c", start_script(settings.size)],
             ports=[core.ContainerPortArgs(name="redis", container_port=REDIS_PORT)],
             env=[password],
             volume_mounts=[

@@ -48,6 +48,12 @@ def test_persists_an_append_only_file_on_a_volume() -> None:
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
 
 
+def test_evicts_before_the_memory_limit() -> None:
+    server = _server(_objects(RedisSettings(size="small")))
+    assert "--maxmemory 288mb --maxmemory-policy allkeys-lru" in server["command"][-1]
+    assert server["resources"]["limits"]["memory"] == "384Mi"
+
+
 def test_runs_redis_7_and_the_exporter() -> None:
     statefulset = named(_objects(), "StatefulSet", "todo-redis")
     images = {c["name"]: c["image"] for _, c in containers(statefulset)}
