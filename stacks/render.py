@@ -83,10 +83,13 @@ class Recorder(pulumi.runtime.Mocks):
         # Cloud resources get the values only the cloud computes (endpoints, ARNs), fake ones.
         return f"{args.name}-id", offline_outputs(args.typ, args.name, args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # No failures is [], not None: the mock monitor iterates the second item.
         if is_cloud_invoke(args.token):
-            return offline_invoke(args.token, args.args), None
-        return {}, None
+            return offline_invoke(args.token, args.args), []
+        return {}, []
 
 
 class RecordingMonitor(MockMonitor):

@@ -89,8 +89,9 @@ class EksSettings(SettingsModel):
         default="1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version."
     )
     node_pool: NodePool = Field(
-        default=NodePool(instance_type="m6i.large", min=2, max=6),
-        description="The managed node group; m6i.large (2 vCPU, 8 GiB) fits the prod profile.",
+        default=NodePool(instance_type="m6i.xlarge", min=3, max=6),
+        description="The managed node group; 3 x m6i.xlarge (4 vCPU, 16 GiB) hold the prod "
+        "profile, whose Kafka needs three nodes (required anti-affinity).",
     )
     vpc_cidr: str = Field(default="10.40.0.0/16", description="The VPC's address block.")
     api_public_cidrs: tuple[str, ...] = Field(
@@ -201,8 +202,8 @@ class AksSettings(SettingsModel):
         description="Runs cluster add-ons only (CriticalAddonsOnly taint).",
     )
     user_pool: NodePool = Field(
-        default=NodePool(instance_type="Standard_D4s_v5", min=2, max=6),
-        description="Runs the application.",
+        default=NodePool(instance_type="Standard_D4s_v5", min=3, max=6),
+        description="Runs the application; three nodes for prod's three Kafka brokers.",
     )
     network_plugin: Literal["azure-overlay", "azure-cni"] = Field(
         default="azure-overlay",

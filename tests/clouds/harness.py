@@ -8,7 +8,7 @@ offline render uses); any other look-up fails the test, so an unmocked invoke ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,12 +98,20 @@ class _RecordingMonitor(MockMonitor):
         return response
 
 
-def run(build: Callable[[], dict[str, pulumi.Output[Any]] | None]) -> Recording:
-    """Call ``build`` under fresh mocks; record its resources and resolve the outputs it returns."""
+def run(
+    build: Callable[[], dict[str, pulumi.Output[Any]] | None],
+    *,
+    project: str = "todo",
+    config: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
+) -> Recording:
+    """Call ``build`` under fresh mocks (and this config); record its resources and resolve
+    the outputs it returns."""
     recording = Recording()
     mocks = _CloudMocks(recording)
     monitor = _RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="todo", stack="test", preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack="test", preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
 
     def program() -> None:
         outputs = build() or {}

@@ -1,0 +1,110 @@
+"""The example cloud stacks through the real program: rendered offline, every object on the
+cluster's provider, add-ons before what needs their CRDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from stacks.config import PROJECT
+from stacks.program import run as run_program
+from stacks.render import run_stack, stack_file_settings, with_placeholders
+from tests.clouds.harness import Recording, run, secret_flag
+from tests.clouds.test_aks import EXPECTED_COUNTS as AKS_COUNTS
+from tests.clouds.test_eks import EXPECTED_COUNTS as EKS_COUNTS
+from tests.clouds.test_gke import EXPECTED_COUNTS as GKE_COUNTS
+
+REPO = Path(__file__).resolve().parents[2]
+CLOUD_STACKS = {
+    "prod-eks": ("aws:", EKS_COUNTS, "gp3"),
+    "prod-gke": ("gcp:", GKE_COUNTS, "pd-ssd"),
+    "prod-aks": ("azure-native:", AKS_COUNTS, "todo-managed-premium"),
+}
+CLOUD_PREFIXES = ("aws:", "gcp:", "azure-native:", "pulumi:providers:aws", "pulumi:providers:gcp")
+
+
+def settings_of(stack: str) -> tuple[dict[str, object], set[str]]:
+    settings, secret_keys = stack_file_settings(REPO / f"Pulumi.{stack}.yaml.example")
+    return with_placeholders(settings, secret_keys)
+
+
+def program(stack: str) -> Recording:
+    settings, secret_keys = settings_of(stack)
+    return run(
+        lambda: run_program() and None,
+        project=PROJECT,
+        config={f"{PROJECT}:{key}": str(value) for key, value in settings.items()},
+        secret_keys=[f"{PROJECT}:{key}" for key in secret_keys],
+    )
+
+
+@pytest.mark.parametrize("stack", sorted(CLOUD_STACKS))
+def test_cloud_stack_renders_offline_listing_its_cloud_resources(stack: str) -> None:
+    prefix, counts, storage_class = CLOUD_STACKS[stack]
+    rendered = run_stack(stack, *settings_of(stack))
+    cloud = [r.type for r in rendered.registrations if r.type.startswith(prefix)]
+    expected_cloud = {t: n for t, n in counts.items() if t.startswith(prefix)}
+    assert {t: cloud.count(t) for t in set(cloud)} == expected_cloud
+    manifests = rendered.manifests()
+    classes = [m for m in manifests if m["kind"] == "StorageClass"]
+    assert [c["metadata"]["name"] for c in classes] == [storage_class]
+    kinds = {m["kind"] for m in manifests}
+    assert {"Deployment", "StatefulSet", "Ingress", "NetworkPolicy"} <= kinds
+    claims = [
+        t["spec"]["storageClassName"]
+        for m in manifests
+        if m["kind"] == "StatefulSet"
+        for t in m["spec"].get("volumeClaimTemplates", [])
+    ]
+    assert claims
+    assert set(claims) == {storage_class}
+
+
+@pytest.mark.parametrize("stack", sorted(CLOUD_STACKS))
+def test_every_kubernetes_object_uses_the_cluster_provider(stack: str) -> None:
+    recording = program(stack)
+    kube = [r for r in recording.resources if r.type.startswith("kubernetes:")]
+    assert len(kube) > 30
+    for resource in kube:
+        inherited = resource.providers.get("kubernetes", "").split("::")[-2:-1]
+        assert resource.provider_name == "todo-cluster-k8s" or inherited == ["todo-cluster-k8s"], (
+            resource.type,
+            resource.name,
+        )
+    assert not any(
+        r.type.startswith("pulumi:providers:kubernetes") and r.name != "todo-cluster-k8s"
+        for r in recording.resources
+    )
+
+
+def test_kubeconfig_is_a_secret_stack_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", exported.__setitem__)
+    recording = program("prod-eks")
+    assert [r.name for r in recording.of_type("todo:infra:EksCluster")] == ["todo-cluster"]
+    assert secret_flag(exported["kubeconfig"])
+    assert {"namespace", "endpoints"} <= set(exported)
+
+
+def test_dapr_objects_wait_for_the_control_plane_and_ingress_for_the_issuers() -> None:
+    recording = program("prod-eks")
+    chart = next(
+        r for r in recording.of_type("kubernetes:helm.sh/v4:Chart") if r.inputs["chart"] == "dapr"
+    )
+    components = [r for r in recording.resources if r.type.startswith("kubernetes:dapr.io/")]
+    assert components
+    for component in components:
+        assert chart.urn in component.dependencies, component.name
+    issuers = {r.urn for r in recording.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")}
+    ingress = recording.one("kubernetes:networking.k8s.io/v1:Ingress")
+    assert issuers <= set(ingress.dependencies)
+
+
+def test_stack_without_a_cluster_registers_no_cloud_resource() -> None:
+    rendered = run_stack(
+        "prod", *with_placeholders(*stack_file_settings(REPO / "Pulumi.prod.yaml"))
+    )
+    assert not [r.type for r in rendered.registrations if r.type.startswith(CLOUD_PREFIXES)]
