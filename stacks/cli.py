@@ -18,8 +18,16 @@ from stacks.reference import reference, write
 from stacks.render import render_stack, write_manifests
 
 EXIT_CONFIG_ERROR = 2
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-"""Where Pulumi.yaml and the stack files live (the checkout this package was installed from)."""
+
+
+def project_dir(start: Path | None = None) -> Path:
+    """The nearest folder holding ``Pulumi.yaml``, from ``start`` (the working directory) up;
+    failing that, the checkout this package was installed from."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return Path(__file__).resolve().parent.parent
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,13 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render", help="write the stack's Kubernetes objects as YAML, offline"
     )
-    render.add_argument("--stack", required=True, choices=PROFILE_NAMES, help="stack to render")
+    # Any stack with a Pulumi.<stack>.yaml, e.g. prod-eks from Pulumi.prod-eks.yaml.example.
+    render.add_argument(
+        "--stack", required=True, help=f"stack to render ({', '.join(PROFILE_NAMES)}, ...)"
+    )
     render.add_argument("--out", required=True, type=Path, help="directory to write into")
     render.add_argument(
         "--project-dir",
         type=Path,
-        default=PROJECT_DIR,
-        help="directory holding Pulumi.<stack>.yaml (default: this checkout)",
+        help="directory holding Pulumi.<stack>.yaml (default: the nearest one with Pulumi.yaml)",
     )
     reference = commands.add_parser(
         "config-reference", help="print the configuration reference generated from StackConfig"
@@ -53,12 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(reference(), end="")
         return 0
-    stack_file = args.project_dir / f"Pulumi.{args.stack}.yaml"
+    project = args.project_dir or project_dir()
+    stack_file = project / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():
         print(f"error: stack file {stack_file} not found", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     try:
-        rendered = render_stack(args.stack, args.project_dir)
+        rendered = render_stack(args.stack, project)
     except StackConfigError as exc:
         print(f"error: {stack_file}: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stacks.cli import EXIT_CONFIG_ERROR, main
-from stacks.render import ALL_FILE, PLACEHOLDERS, REDACTED
+from stacks.cli import EXIT_CONFIG_ERROR, main, project_dir
+from stacks.render import ALL_FILE, PLACEHOLDERS, REDACTED, record, with_placeholders
 from tests.infra.manifests import REPO, STACKS
 
 KUBERNETES_VERSIONS = ("1.31.0", "1.33.0")
@@ -138,3 +139,33 @@ def test_stack_files_hold_no_plaintext_secret() -> None:
         for key in ("postgresPassword", "redisPassword", "jwtSecret"):
             value = config.get(f"todo-evolution:{key}")
             assert value is None or set(value) == {"secure"}, (stack, key)
+
+
+def test_the_project_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: todo-evolution\n")
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert project_dir(nested) == tmp_path.resolve()
+    assert project_dir(REPO / "docs") == REPO
+
+
+def test_a_missing_stack_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(["render", "--stack", "prod", "--out", str(out), "--project-dir", str(tmp_path)])
+    assert code == EXIT_CONFIG_ERROR
+    assert "Pulumi.prod.yaml not found" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_pulumi_runs_the_same_program() -> None:
+    """``main: stacks/`` runs stacks/__main__.py; it registers what the render writes."""
+    settings, secret_keys = with_placeholders({"profile": "dev"}, set())
+    _, registrations = record(
+        lambda: runpy.run_module("stacks.__main__", run_name="__main__"),
+        settings=settings,
+        secret_keys=secret_keys,
+    )
+    kinds = {r.inputs.get("kind") for r in registrations if r.type.startswith("kubernetes:")}
+    assert {"Namespace", "StatefulSet", "Deployment", "Job", "Ingress"} <= kinds
