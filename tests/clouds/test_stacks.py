@@ -3,12 +3,15 @@ cluster's provider, add-ons before what needs their CRDs."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
+from stacks.cli import main
 from stacks.config import PROJECT
 from stacks.program import run as run_program
 from stacks.render import run_stack, stack_file_settings, with_placeholders
@@ -108,3 +111,16 @@ def test_stack_without_a_cluster_registers_no_cloud_resource() -> None:
         "prod", *with_placeholders(*stack_file_settings(REPO / "Pulumi.prod.yaml"))
     )
     assert not [r.type for r in rendered.registrations if r.type.startswith(CLOUD_PREFIXES)]
+
+
+def test_todo_infra_render_writes_a_cloud_stack(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "Pulumi.prod-gke.yaml.example", project / "Pulumi.prod-gke.yaml")
+    out = tmp_path / "out"
+    code = main(["render", "--stack", "prod-gke", "--out", str(out), "--project-dir", str(project)])
+    assert code == 0
+    everything = list(yaml.safe_load_all((out / "all.yaml").read_text(encoding="utf-8")))
+    classes = [o["metadata"]["name"] for o in everything if o["kind"] == "StorageClass"]
+    assert classes == ["pd-ssd"]
+    assert len(everything) > 30
