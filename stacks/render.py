@@ -274,5 +274,17 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path) -> list[Path]:
     return [out / name for name in [*written, ALL_FILE]]
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line strings (scripts, config files) as literal blocks a reader can read."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _string)
+
+
 def _dump(obj: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(obj), sort_keys=False, default_flow_style=False)
+    return yaml.dump(dict(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
