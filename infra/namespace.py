@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 
-from infra.component import ComponentArgs
+from infra.component import ComponentArgs, child_options
 from infra.labels import MANAGED_BY, PART_OF
 
 
@@ -39,7 +39,7 @@ class Namespace(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/enforce-version": "latest",
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.name = namespace.metadata.name
         self.register_outputs({"name": self.name})

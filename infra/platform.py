@@ -154,6 +154,18 @@ class PlatformArgs(SettingsModel):
                 f"topics.replicationFactor={self.topics.replication_factor} exceeds "
                 f"kafka.nodes={self.kafka.nodes}: a partition cannot have more copies than nodes"
             )
+        if self.autoscaling.enabled:
+            for workload, bounds in (
+                ("backend", self.autoscaling.backend),
+                ("frontend", self.autoscaling.frontend),
+            ):
+                keep = getattr(self, workload).min_available
+                if keep is not None and bounds.min_replicas > 1 and keep >= bounds.min_replicas:
+                    raise ValueError(
+                        f"{workload}.minAvailable={keep} must be below "
+                        f"autoscaling.{workload}.minReplicas={bounds.min_replicas}: "
+                        "the autoscaler may scale down to that many pods"
+                    )
         check_for_cloud(self.addons, self.cluster.provider, self.ingress.class_name)
         return self
 

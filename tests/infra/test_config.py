@@ -71,6 +71,10 @@ def test_overrides_merge_into_the_profile() -> None:
             r"todo-evolution:frontend: minAvailable=2 must be below replicas=2",
         ),
         (
+            {"autoscaling": {"frontend": {"minReplicas": 2}}},
+            r"frontend\.minAvailable=2 must be below autoscaling\.frontend\.minReplicas=2",
+        ),
+        (
             {"kafka": {"storage": {"storageClass": "Fast SSD"}}},
             r"todo-evolution:kafka\.storage\.storageClass: .*'Fast SSD'",
         ),
