@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from stacks.cli import EXIT_CONFIG_ERROR, main, project_dir
-from stacks.render import ALL_FILE, PLACEHOLDERS, REDACTED, record, with_placeholders
+from stacks.render import (
+    ALL_FILE,
+    PLACEHOLDERS,
+    REDACTED,
+    record,
+    stack_file_settings,
+    with_placeholders,
+)
 from tests.infra.manifests import REPO, STACKS
 
 KUBERNETES_VERSIONS = ("1.31.0", "1.33.0")
@@ -169,3 +176,22 @@ def test_pulumi_runs_the_same_program() -> None:
     )
     kinds = {r.inputs.get("kind") for r in registrations if r.type.startswith("kubernetes:")}
     assert {"Namespace", "StatefulSet", "Deployment", "Job", "Ingress"} <= kinds
+
+
+def test_stack_files_are_read_as_the_engine_passes_them(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  todo-evolution:profile: prod\n"
+        "  todo-evolution:kafka:\n"
+        "    nodes: 5\n"
+        "  todo-evolution:jwtSecret:\n"
+        "    secure: v1:abcdef\n"
+        "  kubernetes:context: kind-todo\n"
+    )
+    settings, secret_keys = stack_file_settings(stack_file)
+    assert settings == {"profile": "prod", "kafka": '{"nodes": 5}'}
+    assert secret_keys == set()
+    filled, secrets = with_placeholders(settings, secret_keys)
+    assert secrets == set(PLACEHOLDERS)
+    assert filled["jwtSecret"] == PLACEHOLDERS["jwtSecret"]
