@@ -33,7 +33,7 @@ class AksClusterArgs(BaseModel):
 
 
 def _pool(
-    name: str, pool: NodePool, mode: str, version: str | None
+    name: str, pool: NodePool, mode: str, settings: AksSettings
 ) -> aks.ManagedClusterAgentPoolProfileArgs:
     return aks.ManagedClusterAgentPoolProfileArgs(
         name=name,
@@ -42,13 +42,13 @@ def _pool(
         os_type="Linux",
         os_disk_size_gb=pool.disk_gb,
         type="VirtualMachineScaleSets",
-        availability_zones=["1", "2", "3"],
+        availability_zones=list(settings.zones) or None,
         enable_auto_scaling=True,
         min_count=pool.min,
         max_count=pool.max,
         count=max(pool.min, 1),
         enable_node_public_ip=False,
-        orchestrator_version=version,
+        orchestrator_version=settings.version,
         node_taints=[SYSTEM_TAINT] if mode == "System" else None,
         node_labels={"app.kubernetes.io/part-of": PART_OF},
     )
@@ -108,8 +108,8 @@ class AksCluster(pulumi.ComponentResource):
             identity=aks.ManagedClusterIdentityArgs(type=aks.ResourceIdentityType.SYSTEM_ASSIGNED),
             sku=aks.ManagedClusterSKUArgs(name="Base", tier=settings.tier),
             agent_pool_profiles=[
-                _pool("system", settings.system_pool, "System", settings.version),
-                _pool("user", settings.user_pool, "User", settings.version),
+                _pool("system", settings.system_pool, "System", settings),
+                _pool("user", settings.user_pool, "User", settings),
             ],
             network_profile=_network_profile(settings),
             api_server_access_profile=aks.ManagedClusterAPIServerAccessProfileArgs(

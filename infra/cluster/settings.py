@@ -205,6 +205,10 @@ class AksSettings(SettingsModel):
         default=NodePool(instance_type="Standard_D4s_v5", min=3, max=6),
         description="Runs the application; three nodes for prod's three Kafka brokers.",
     )
+    zones: tuple[Literal["1", "2", "3"], ...] = Field(
+        default=("1", "2", "3"),
+        description="Availability zones of both pools; empty for a region without zones.",
+    )
     network_plugin: Literal["azure-overlay", "azure-cni"] = Field(
         default="azure-overlay",
         description="Overlay gives pods a private range and spares VNet addresses.",
@@ -264,6 +268,3 @@ ClusterSettings = Annotated[
     ),
 ]
 """The ``cluster`` block of a stack: which cluster, selected by ``provider`` (default none)."""
-
-CloudSettings = EksSettings | GkeSettings | AksSettings
-"""The settings of a cluster this stack makes itself."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 
@@ -35,7 +36,7 @@ def build(settings: AksSettings) -> tuple[Recording, pulumi.Output[str]]:
     return recording, holder["cluster"].kubeconfig
 
 
-def cluster_inputs(recording: Recording) -> dict[str, object]:
+def cluster_inputs(recording: Recording) -> dict[str, Any]:
     return recording.one("azure-native:containerservice:ManagedCluster").inputs
 
 
@@ -67,12 +68,19 @@ def test_system_and_user_pools_autoscale_within_settings() -> None:
             user_pool=NodePool(instance_type="Standard_D8s_v5", min=3, max=12),
         )
     )
-    pools = {p["name"]: p for p in cluster_inputs(recording)["agentPoolProfiles"]}  # type: ignore[index]
+    pools = {p["name"]: p for p in cluster_inputs(recording)["agentPoolProfiles"]}
     assert pools["system"]["mode"] == "System"
     assert pools["system"]["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
     assert (pools["user"]["minCount"], pools["user"]["maxCount"]) == (3, 12)
     assert pools["user"]["vmSize"] == "Standard_D8s_v5"
     assert all(p["enableAutoScaling"] is True for p in pools.values())
+    assert all(p["availabilityZones"] == ["1", "2", "3"] for p in pools.values())
+
+
+def test_a_region_without_zones() -> None:
+    recording, _ = build(aks(zones=[]))
+    pools = cluster_inputs(recording)["agentPoolProfiles"]
+    assert all("availabilityZones" not in p for p in pools)
 
 
 def test_managed_identity_and_overlay_networking() -> None:
@@ -80,16 +88,16 @@ def test_managed_identity_and_overlay_networking() -> None:
     inputs = cluster_inputs(recording)
     assert inputs["identity"] == {"type": "SystemAssigned"}
     network = inputs["networkProfile"]
-    assert network["networkPlugin"] == "azure"  # type: ignore[index]
-    assert network["networkPluginMode"] == "overlay"  # type: ignore[index]
-    assert network["networkPolicy"] == "calico"  # type: ignore[index]
+    assert network["networkPlugin"] == "azure"
+    assert network["networkPluginMode"] == "overlay"
+    assert network["networkPolicy"] == "calico"
 
 
 def test_azure_cni_without_overlay_has_no_pod_cidr() -> None:
     recording, _ = build(aks(network_plugin="azure-cni"))
     network = cluster_inputs(recording)["networkProfile"]
-    assert "networkPluginMode" not in network  # type: ignore[operator]
-    assert "podCidr" not in network  # type: ignore[operator]
+    assert "networkPluginMode" not in network
+    assert "podCidr" not in network
 
 
 def test_nothing_is_public_by_default() -> None:
@@ -97,7 +105,7 @@ def test_nothing_is_public_by_default() -> None:
     inputs = cluster_inputs(recording)
     assert inputs["apiServerAccessProfile"] == {"enablePrivateCluster": True}
     pools = inputs["agentPoolProfiles"]
-    assert all(p["enableNodePublicIP"] is False for p in pools)  # type: ignore[attr-defined]
+    assert all(p["enableNodePublicIP"] is False for p in pools)
 
 
 def test_authorized_ranges_make_the_api_public_to_them_only() -> None:

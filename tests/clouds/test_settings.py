@@ -150,5 +150,5 @@ def test_gce_ingress_only_on_gke() -> None:
 def test_no_second_metrics_server_where_the_cloud_runs_one(cloud: str) -> None:
     addons = AddonsSettings.model_validate({"metricsServer": {"enabled": True}})
     with pytest.raises(ValueError, match=rf"metricsServer\.enabled=true on .*'{cloud}'"):
-        check_for_cloud(addons, cloud)  # type: ignore[arg-type]
+        check_for_cloud(addons, cloud)
     assert check_for_cloud(addons, "eks") is addons
