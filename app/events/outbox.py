@@ -28,9 +28,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.types import TypeEngine
 
 from app.events.cloudevents import TaskEvent
 from app.models import OutboxEvent, utcnow
@@ -62,6 +75,13 @@ def claim(session: Session, limit: int) -> list[PendingEvent]:
 
     The locks last until the session's transaction ends; commit after ``mark_published``.
     """
+    postgres = _is_postgres(session)
+    if postgres:
+        # A queue read must walk the pending-rows index in id order and stop at the limit. With
+        # statistics that lag the backlog (they always do), the planner instead reads and sorts
+        # every pending row (measured: 95 ms against 12 ms for 5,000 of 25,000 rows).
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        session.execute(text("SET LOCAL enable_sort = off"))
     rows = session.execute(
         select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.task_id, OutboxEvent.payload)
         .where(OutboxEvent.published_at.is_(None))
@@ -72,28 +92,36 @@ def claim(session: Session, limit: int) -> list[PendingEvent]:
     if not rows:
         return []
     claimed = [PendingEvent(*row) for row in rows]
+    if not postgres:
+        return claimed  # no row locks, hence no other relay's rows to step around
     cut = _first_foreign_row(session, claimed)
     return [e for e in claimed if e.task_id not in cut or e.id < cut[e.task_id]]
 
 
 def _first_foreign_row(session: Session, claimed: Sequence[PendingEvent]) -> dict[uuid.UUID, int]:
     """Per claimed task, the id of its first unpublished row that this claim does not hold."""
-    mine = {e.id for e in claimed}
-    last = claimed[-1].id
-    earlier = session.execute(
-        select(OutboxEvent.task_id, OutboxEvent.id)
+    foreign = session.execute(
+        select(OutboxEvent.task_id, func.min(OutboxEvent.id))
         .where(
             OutboxEvent.published_at.is_(None),
-            OutboxEvent.task_id.in_({e.task_id for e in claimed}),
-            OutboxEvent.id <= last,
+            _among(OutboxEvent.task_id, [e.task_id for e in claimed], Uuid()),
+            OutboxEvent.id < claimed[-1].id,
+            ~_among(OutboxEvent.id, [e.id for e in claimed], BigInteger()),
         )
-        .order_by(OutboxEvent.id)
+        .group_by(OutboxEvent.task_id)
     ).all()
-    cut: dict[uuid.UUID, int] = {}
-    for task_id, row_id in earlier:
-        if row_id not in mine and task_id not in cut:
-            cut[task_id] = row_id
-    return cut
+    return dict(foreign)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _among(
+    column: InstrumentedAttribute[Any], values: list[Any], kind: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    """``column = ANY(:array)``: one parameter, where ``IN`` would bind thousands (PostgreSQL)."""
+    return column == any_(bindparam(None, values, type_=postgresql.ARRAY(kind)))
 
 
 def waves(events: Sequence[PendingEvent], limit: int) -> list[list[PendingEvent]]:
@@ -138,9 +166,14 @@ def deliverable_prefix(
 def mark_published(session: Session, ids: Collection[int]) -> None:
     """One UPDATE for the whole batch."""
     if ids:
+        among = (
+            _among(OutboxEvent.id, list(ids), BigInteger())
+            if _is_postgres(session)
+            else OutboxEvent.id.in_(ids)
+        )
         session.execute(
             update(OutboxEvent)
-            .where(OutboxEvent.id.in_(ids))
+            .where(among)
             .values(published_at=utcnow())
             .execution_options(synchronize_session=False)
         )

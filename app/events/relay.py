@@ -21,7 +21,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -76,24 +76,24 @@ class KafkaPublisher:
             log.warning("recreating the Kafka producer after a fatal error: %s", self._fatal)
             self._fatal = None
             self._producer = Producer(self._config)
-        delivered: set[int] = set()
+        # One shared callback that records failures only: a closure per message would cost more
+        # than producing it. A failed message is known by its value (each holds its event id).
+        failed: list[bytes | str | None] = []
 
-        def report(event_id: int) -> Callable[[KafkaError | None, Message], None]:
-            def on_delivery(error: KafkaError | None, _message: Message) -> None:
-                if error is None:
-                    delivered.add(event_id)
-
-            return on_delivery
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                failed.append(message.value())
 
         producer = self._producer
-        for event in events:
+        values = [event.payload.encode() for event in events]
+        for event, value in zip(events, values, strict=True):
             while True:
                 try:
                     producer.produce(
                         self._prefix + event.topic,
-                        value=event.payload.encode(),
+                        value=value,
                         key=str(event.task_id).encode(),
-                        on_delivery=report(event.id),
+                        on_delivery=on_delivery,
                     )
                     break
                 except BufferError:
@@ -101,8 +101,16 @@ class KafkaPublisher:
                     producer.poll(0.1)
         remaining = producer.flush(self._flush_timeout)
         if remaining:
-            log.error("%d deliveries unreported after flush; they stay in the outbox", remaining)
-        return delivered
+            log.error(
+                "%d deliveries unreported after flush; the batch stays in the outbox", remaining
+            )
+            return set()
+        if failed:
+            log.warning(
+                "%d of %d deliveries failed; they stay in the outbox", len(failed), len(events)
+            )
+        lost = set(failed)
+        return {event.id for event, value in zip(events, values, strict=True) if value not in lost}
 
     def reachable(self, timeout: float) -> bool:
         try:
