@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -103,6 +104,15 @@ def _zone(names: list[str], *, index: int) -> str:
             f"EKS here needs {ZONES}"
         )
     return names[index]
+
+
+def _oidc_issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str:
+    """The cluster's OIDC issuer URL, which EKS reports once the cluster exists."""
+    for identity in identities or ():
+        for oidc in identity.oidcs or ():
+            if oidc.issuer:
+                return oidc.issuer
+    raise ValueError("the EKS cluster reports no OIDC issuer: IRSA cannot be set up")
 
 
 def _kubeconfig(args: list[Any], region: str) -> str:
@@ -251,7 +261,7 @@ class EksCluster(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(depends_on=cluster_attachments)
             ),
         )
-        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]  # EKS always reports one OIDC issuer per cluster
+        issuer = cluster.identities.apply(_oidc_issuer)
         # The VPC CNI enforces NetworkPolicies only when told to; the stack relies on them.
         aws.eks.Addon(
             f"{name}-vpc-cni",
