@@ -56,7 +56,15 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
     return 0
 
 
@@ -73,8 +81,20 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _serve_metrics(runtime: Runtime) -> None:
+    """A worker's metrics on TODO_METRICS_PORT, when that is set."""
+    port = runtime.settings.metrics_port
+    if port is not None:
+        from prometheus_client import start_http_server
+
+        # Every interface: Prometheus scrapes from another pod.
+        start_http_server(port, addr="0.0.0.0", registry=runtime.metrics.registry)  # noqa: S104
+
+
 def _relay(settings: Settings) -> int:
     runtime = Runtime.open(settings, Metrics())
+    runtime.metrics.watch_backlog(runtime.backlog)
+    _serve_metrics(runtime)
     try:
         relay = runtime.relay()
         if relay is None:
@@ -93,6 +113,7 @@ def _consume(settings: Settings) -> int:
         log.error("the consumer needs TODO_KAFKA_BOOTSTRAP_SERVERS")
         return 2
     runtime = Runtime.open(settings, Metrics())
+    _serve_metrics(runtime)
     try:
         StatsConsumer(
             runtime.handler,

@@ -15,7 +15,6 @@ from app.api.middleware import RequestContextMiddleware
 from app.api.routes import auth, events, health, stats, tasks
 from app.core.config import Settings, get_settings
 from app.db import is_transient
-from app.events import outbox
 from app.metrics import Metrics
 from app.runtime import Runtime
 from app.services.tasks import InvalidCursorError, TaskNotFoundError
@@ -31,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.open(settings, metrics)
         app.state.runtime = runtime
-        backlog = metrics.watch_backlog(lambda: _backlog(runtime))
+        backlog = metrics.watch_backlog(runtime.backlog)
         stop = threading.Event()
         relay_thread = _start_relay(runtime, stop) if settings.relay_in_process else None
         try:
@@ -49,11 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     _add_error_handlers(app)
     return app
-
-
-def _backlog(runtime: Runtime) -> int:
-    with runtime.sessions() as session:
-        return outbox.backlog(session)
 
 
 def _start_relay(runtime: Runtime, stop: threading.Event) -> threading.Thread | None:

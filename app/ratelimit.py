@@ -20,12 +20,13 @@ class LoginLimiter:
         *,
         prefix: str,
         max_failures: int,
+        max_failures_per_ip: int,
         window_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._prefix = prefix
-        self._max = max_failures
+        self._limits = (max_failures, max_failures_per_ip)
         self._window = window_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -33,8 +34,8 @@ class LoginLimiter:
 
     def retry_after(self, username: str, ip: str) -> int | None:
         """Seconds until another attempt is allowed, or None if one is allowed now."""
-        counts = [self._count(key) for key in self._keys(username, ip)]
-        if max(counts) < self._max:
+        keys = self._keys(username, ip)
+        if all(self._count(key) < limit for key, limit in zip(keys, self._limits, strict=True)):
             return None
         return self._window - int(self._clock()) % self._window
 

@@ -19,6 +19,7 @@ from app.cache import TaskCache
 from app.core.config import Settings
 from app.core.security import Passwords, Tokens
 from app.db import make_engine, make_sessions
+from app.events import outbox
 from app.events.handler import StatsHandler
 from app.events.relay import KafkaPublisher, Relay
 from app.metrics import Metrics
@@ -72,6 +73,7 @@ class Runtime:
                 redis,
                 prefix=settings.redis_key_prefix,
                 max_failures=settings.login_max_failures,
+                max_failures_per_ip=settings.login_max_failures_per_ip,
                 window_seconds=settings.login_window_seconds,
             ),
             passwords=Passwords.create(settings.password_hash_memory_kib),
@@ -97,6 +99,11 @@ class Runtime:
             idle_seconds=self.settings.relay_idle_seconds,
             max_backoff_seconds=self.settings.relay_max_backoff_seconds,
         )
+
+    def backlog(self) -> int:
+        """Unpublished outbox rows (for the backlog gauge)."""
+        with self.sessions() as session:
+            return outbox.backlog(session)
 
     def close(self) -> None:
         if self.redis is not None:

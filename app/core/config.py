@@ -78,10 +78,30 @@ class Settings(BaseSettings):
     )
     jwt_ttl_minutes: int = Field(60, ge=1, le=10_080, description="Lifetime of issued tokens.")
     login_max_failures: int = Field(
-        10, ge=1, le=10_000, description="Failed logins allowed per username and per client IP."
+        10, ge=1, le=10_000, description="Failed logins allowed per username per window."
+    )
+    login_max_failures_per_ip: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Failed logins allowed per client IP per window; higher than per username, "
+        "since many users may share one address (NAT).",
     )
     login_window_seconds: int = Field(
         300, ge=1, le=86_400, description="Window over which failed logins are counted."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For is trusted for the client IP (comma-separated "
+        "or `*`). Behind an ingress set it to the ingress' addresses (or `*` if only the ingress "
+        "can reach the pods), or every client shares the ingress' IP and its login limit.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65_535,
+        description="`relay` and `consume` serve /metrics on this port when set (`serve` always "
+        "serves it on its own port).",
     )
     password_hash_memory_kib: int = Field(
         65_536, ge=8_192, le=1_048_576, description="Argon2id memory cost (RFC 9106 default)."

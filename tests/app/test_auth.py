@@ -86,9 +86,19 @@ def test_login_is_rate_limited_per_username(settings: Settings) -> None:
         assert statuses == [401, 401, 401]
         assert status == 429
         assert body == {"detail": "too many failed logins; try again later"}
-        other_status, _ = _login(client, "grace", "wrong password")
-        # Per IP too: the TestClient's one address has used up its attempts as well.
-        assert other_status == 429
+        # Another user from the same address is not locked out by frank's failures.
+        assert _login(client, "grace", "wrong password")[0] == 401
+
+
+def test_login_is_rate_limited_per_client_ip(settings: Settings) -> None:
+    limited = settings.model_copy(update={"login_max_failures_per_ip": 4})
+    with TestClient(create_app(limited)) as client:
+        register(client, "judy")
+        statuses = [_login(client, f"guess{i}", "wrong password")[0] for i in range(4)]
+        assert statuses == [401] * 4
+        status, body = _login(client, "judy")
+        assert status == 429
+        assert body == {"detail": "too many failed logins; try again later"}
 
 
 def _token(claims: dict, key: str = SECRET, algorithm: str = "HS256") -> str:

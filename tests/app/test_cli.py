@@ -110,12 +110,27 @@ def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
     assert "TODO_JWT_SECRET is required" in done.stderr
 
 
-def test_relay_stops_cleanly_on_sigterm(
+def test_relay_serves_metrics_and_stops_cleanly_on_sigterm(
     serve: Callable[..., subprocess.Popen[str]], tmp_path: Path, kafka_bootstrap: str
 ) -> None:
     url = f"sqlite:///{tmp_path / 'relay.db'}"
-    process = serve("relay", TODO_DATABASE_URL=url, TODO_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
-    time.sleep(3)
-    assert process.poll() is None, "the relay should keep running"
+    port = dead_port()
+    process = serve(
+        "relay",
+        TODO_DATABASE_URL=url,
+        TODO_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        TODO_METRICS_PORT=str(port),
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                metrics = response.read().decode()
+            break
+        except OSError:
+            assert process.poll() is None, "the relay should keep running"
+            assert time.monotonic() < deadline, "no metrics within 30s"
+            time.sleep(0.2)
+    assert "todo_outbox_backlog 0.0" in metrics.splitlines()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0

@@ -7,18 +7,21 @@ import uuid
 from collections import defaultdict
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cache import TaskCache
+from app.core.config import Settings
 from app.events import outbox
 from app.events.outbox import PendingEvent, waves
 from app.events.relay import KafkaPublisher, Relay
+from app.main import create_app
 from app.metrics import Metrics
 from app.models import OutboxEvent, User
 from app.schemas import TaskCreate, TaskUpdate
 from app.services.tasks import TaskService
-from tests.app.helpers import dead_port, read_events, value
+from tests.app.helpers import create_task, dead_port, read_events, register, value
 
 
 def make_events(sessions: sessionmaker[Session], tasks: int, updates: int) -> int:
@@ -226,3 +229,20 @@ def test_relay_loop_backs_off_while_the_broker_is_away_and_stops_on_request(
         "todo_events_publish_failed_total", {"topic": "task.created"}
     )
     assert failed == 2, "one failed batch, then probing the broker without claiming rows"
+
+
+def test_serve_can_run_the_relay_in_process(
+    settings: Settings, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    local = settings.model_copy(
+        update={
+            "relay_in_process": True,
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "kafka_topic_prefix": topic_prefix,
+        }
+    )
+    with TestClient(create_app(local)) as client:
+        task = create_task(client, register(client))
+        messages = read_events(kafka_bootstrap, topic_prefix, 1)
+    assert [value(m)["subject"] for m in messages] == [task["id"]]
+    assert [m.topic() for m in messages] == [f"{topic_prefix}task.created"]
