@@ -36,6 +36,11 @@ PLACEHOLDERS: dict[str, str] = {
 """Stand-ins for the secrets during a render; long enough to pass validation, never deployed."""
 
 ALL_FILE = "all.yaml"
+ALL_HEADER = (
+    "# Rendered by `todo-infra render`: every object in apply order, for `kubectl apply -f`.\n"
+    "# Secret values read REDACTED: replace them (or create the Secrets yourself) before\n"
+    "# applying; `pulumi up` sets the real values from the stack's secret config.\n"
+)
 T = TypeVar("T")
 
 # kubectl applies a file in order: what others live in or refer to comes first.
@@ -265,7 +270,7 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path) -> list[Path]:
             path.write_text(_dump(obj), encoding="utf-8")
             written.append(path.name)
         (staged / ALL_FILE).write_text(
-            "".join(f"---\n{_dump(obj)}" for obj in manifests), encoding="utf-8"
+            ALL_HEADER + "".join(f"---\n{_dump(obj)}" for obj in manifests), encoding="utf-8"
         )
         for old in out.glob("*.yaml"):
             old.unlink()

@@ -44,7 +44,9 @@ def test_one_file_per_object_and_a_concatenated_file(
     rendered: tuple[Path, list[dict[str, Any]]],
 ) -> None:
     out, objects = rendered
-    combined = [doc for doc in yaml.safe_load_all((out / ALL_FILE).read_text()) if doc]
+    text = (out / ALL_FILE).read_text()
+    assert REDACTED in text.split("---", 1)[0], "all.yaml must warn that Secrets are redacted"
+    combined = [doc for doc in yaml.safe_load_all(text) if doc]
     assert combined == objects
     assert combined[0]["kind"] == "Namespace"
     assert len({(o["kind"], o["metadata"]["name"]) for o in objects}) == len(objects)
