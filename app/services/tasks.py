@@ -101,9 +101,18 @@ class TaskService:
         return TaskPage.model_validate(loaded)
 
     def update(self, task_id: uuid.UUID, data: TaskUpdate) -> TaskPublic:
+        """Changes the fields sent; sending only current values changes nothing, emits nothing."""
         task = self._locked(task_id)
         previous = task.status
-        changes = data.model_dump(exclude_unset=True)
+        changes = {
+            field: value
+            for field, value in data.model_dump(exclude_unset=True).items()
+            if getattr(task, field) != value
+        }
+        if not changes:
+            unchanged = TaskPublic.model_validate(task)
+            self._session.rollback()
+            return unchanged
         for field, value in changes.items():
             setattr(task, field, value)
         if "status" in changes:

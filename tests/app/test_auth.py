@@ -127,6 +127,7 @@ def _bad_tokens(user_id: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize(
     "case",
     ["expired", "other key", "alg none", "HS512", "no exp", "no sub", "unknown user", "garbage"],

@@ -66,6 +66,10 @@ def test_redis_unreachable_from_the_start_still_answers(
         assert patched.status_code == 200
         assert client.get(url, headers=headers).json() == patched.json()
         assert client.get("/api/v1/tasks", headers=headers).json()["items"] == [patched.json()]
+        login = client.post(
+            "/api/v1/auth/token", data={"username": "nobody", "password": "wrong password"}
+        )
+        assert login.status_code == 401, "the login limiter counts in-process without Redis"
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ready", "database": "ok", "cache": "down"}

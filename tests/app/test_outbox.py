@@ -35,6 +35,7 @@ def test_each_change_writes_one_cloudevent(
     )
     task_id = created.json()["id"]
     client.patch(f"/api/v1/tasks/{task_id}", json={"title": "t2"}, headers=headers)
+    client.patch(f"/api/v1/tasks/{task_id}", json={"title": "t2"}, headers=headers)  # no change
     client.post(f"/api/v1/tasks/{task_id}/complete", headers=headers)
     client.post(f"/api/v1/tasks/{task_id}/complete", headers=headers)  # no change, no event
     client.delete(f"/api/v1/tasks/{task_id}", headers=headers)

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_task(data: TaskCreate, service: TaskServiceDep) -> TaskPublic:
+    """Create a task; publishes `task.created`."""
     return service.create(data)
 
 
@@ -26,6 +27,7 @@ def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=256)] = None,
 ) -> TaskPage:
+    """The caller's tasks, newest first; pass `next_cursor` back as `cursor` for the next page."""
     return service.list(status=status, limit=limit, cursor=cursor)
 
 
@@ -36,15 +38,18 @@ def get_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
 
 @router.patch("/{task_id}")
 def update_task(task_id: uuid.UUID, data: TaskUpdate, service: TaskServiceDep) -> TaskPublic:
+    """Change the fields sent (`null` clears optional ones); publishes `task.updated`."""
     return service.update(task_id, data)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_task(task_id: uuid.UUID, service: TaskServiceDep) -> Response:
+    """Delete a task; publishes `task.deleted`."""
     service.delete(task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{task_id}/complete")
 def complete_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
+    """Mark a task completed; publishes `task.completed` unless it already was."""
     return service.complete(task_id)
