@@ -69,6 +69,8 @@ class StatsConsumer:
             return True
         backoff = 0.5
         event = parse(message.value() or b"")
+        if event is None:
+            self._handler.dropped()
         while event is not None and self._handler.handle(event) is Outcome.RETRY:
             if stop.wait(backoff):
                 return False

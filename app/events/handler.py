@@ -84,6 +84,11 @@ class StatsHandler:
         self._metrics.events_consumed.labels(outcome.value).inc()
         return outcome
 
+    def dropped(self) -> Outcome:
+        """Count input that was not one of our events (the caller has logged why)."""
+        self._metrics.events_consumed.labels(Outcome.DROP.value).inc()
+        return Outcome.DROP
+
     def _apply(self, event: TaskEvent) -> Outcome:
         try:
             with self._sessions() as session, session.begin():

@@ -119,9 +119,6 @@ class KafkaPublisher:
             return False
         return True
 
-    def close(self) -> None:
-        self._producer.flush(self._flush_timeout)
-
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():
             self._fatal = error

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -164,3 +165,42 @@ def test_api_to_stats_through_kafka_and_a_redelivery_changes_nothing(
                 thread.join(timeout=30)
             assert client.get("/api/v1/stats", headers=headers).json() == expected
         assert applied() == 6
+
+
+def test_native_consumer_drops_a_malformed_message_and_goes_on(
+    sessions: sessionmaker[Session], kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    user = uuid.uuid4()
+    created = event(EventKind.CREATED, user, uuid.uuid4(), TaskStatus.PENDING)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    topic = topic_prefix + EventKind.CREATED.topic
+    producer.produce(topic, value=b"{not json", key=b"k")
+    producer.produce(topic, value=created.to_json().encode(), key=b"k")
+    assert producer.flush(30) == 0
+
+    metrics = Metrics()
+    handler = StatsHandler(sessions, metrics)
+    consumer = StatsConsumer(
+        handler,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"{topic_prefix}stats",
+        topic_prefix=topic_prefix,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(
+            lambda: (
+                metrics.registry.get_sample_value(
+                    "todo_events_consumed_total", {"outcome": "applied"}
+                )
+                == 1
+            )
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    drops = metrics.registry.get_sample_value("todo_events_consumed_total", {"outcome": "drop"})
+    assert drops == 1
+    assert stats(handler, sessions, user) == Stats(total=1, pending=1, completed=0)

@@ -73,6 +73,8 @@ def test_malformed_or_misrouted_input_is_drop(
     payload = {None: valid, "foreign": valid.replace("todo.task.created", "todo.user.created")}
     assert _post(client, kind, payload.get(body, body)) == (200, {"status": "DROP"})
     assert client.get("/api/v1/stats", headers=headers).json()["total"] == 0
+    metrics = client.get("/metrics").text.splitlines()
+    assert 'todo_events_consumed_total{outcome="drop"} 1.0' in metrics
 
 
 def test_database_away_is_retry(new_postgres: Callable[..., str], database_url: str) -> None:

@@ -76,7 +76,6 @@ async def deliver(
         body = None
     event = parse(body) if isinstance(body, dict) else None
     if event is None or event.kind is not kind:
-        runtime.metrics.events_consumed.labels(Outcome.DROP.value).inc()
-        return DaprStatus(status="DROP")
+        return DaprStatus(status=_STATUS[runtime.handler.dropped()])
     outcome = await run_in_threadpool(runtime.handler.handle, event)
     return DaprStatus(status=_STATUS[outcome])
