@@ -53,7 +53,9 @@ def drop_database(database_url: str, name: str) -> None:
         )
 
 
-def sample_event(index: int, kind: EventKind = EventKind.CREATED) -> TaskEvent:
+def sample_event(
+    index: int, kind: EventKind = EventKind.CREATED, user_id: uuid.UUID | None = None
+) -> TaskEvent:
     """An event shaped like the load generator's: same fields, same sizes."""
     now = datetime.now(UTC)
     task = TaskPublic(
@@ -69,11 +71,17 @@ def sample_event(index: int, kind: EventKind = EventKind.CREATED) -> TaskEvent:
         completed_at=None,
     )
     return TaskEvent.about(
-        kind, task=task, user_id=uuid.uuid4(), source="/todo-api", request_id=uuid.uuid4().hex
+        kind,
+        task=task,
+        user_id=user_id or uuid.uuid4(),
+        source="/todo-api",
+        request_id=uuid.uuid4().hex,
     )
 
 
-def insert_backlog(database_url: str, count: int, batch: int = 5_000) -> datetime:
+def insert_backlog(
+    database_url: str, count: int, user_id: uuid.UUID | None = None, batch: int = 5_000
+) -> datetime:
     """Insert `count` unpublished outbox rows in one transaction; return its commit time.
 
     The relays see none of them until that commit, so the commit time is when the backlog
@@ -83,7 +91,8 @@ def insert_backlog(database_url: str, count: int, batch: int = 5_000) -> datetim
         with conn.cursor() as cur:
             for start in range(0, count, batch):
                 rows = [
-                    _outbox_row(sample_event(i)) for i in range(start, min(count, start + batch))
+                    _outbox_row(sample_event(i, user_id=user_id))
+                    for i in range(start, min(count, start + batch))
                 ]
                 cur.executemany(
                     "INSERT INTO outbox (event_id, topic, task_id, payload, created_at) "
@@ -101,6 +110,12 @@ def _outbox_row(event: TaskEvent) -> tuple[uuid.UUID, str, uuid.UUID, str, datet
 def backlog(database_url: str) -> int:
     with psycopg.connect(libpq_url(database_url)) as conn:
         row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+        return int(row[0]) if row else 0
+
+
+def published(database_url: str) -> int:
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL").fetchone()
         return int(row[0]) if row else 0
 
 

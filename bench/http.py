@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,9 @@ class HttpTransportError(ConnectionError):
 
 
 _Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+# uvicorn closes a keep-alive connection after 5 idle seconds; never reuse one that old, or the
+# request would race the server's close and fail without the server having seen it.
+MAX_IDLE_SECONDS = 4.0
 
 
 class HttpPool:
@@ -40,7 +44,7 @@ class HttpPool:
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"base_url must be http://host:port, got {base_url!r}")
         self._host, self._port = parts.hostname, parts.port
-        self._idle: list[_Connection] = []
+        self._idle: list[tuple[_Connection, float]] = []
         self._slots = asyncio.Semaphore(size)
         self._timeout = timeout
 
@@ -59,7 +63,7 @@ class HttpPool:
         lines.append(f"Content-Length: {len(payload)}")
         message = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._connect()
+            connection = await self._checkout()
             try:
                 response = await asyncio.wait_for(
                     self._exchange(connection, message), self._timeout
@@ -67,8 +71,16 @@ class HttpPool:
             except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
                 connection[1].close()
                 raise HttpTransportError(f"{method} {path}: {exc!r}") from exc
-            self._idle.append(connection)
+            self._idle.append((connection, time.monotonic()))
             return response
+
+    async def _checkout(self) -> _Connection:
+        while self._idle:
+            connection, last_used = self._idle.pop()
+            if time.monotonic() - last_used < MAX_IDLE_SECONDS and not connection[0].at_eof():
+                return connection
+            connection[1].close()
+        return await self._connect()
 
     async def _connect(self) -> _Connection:
         try:
@@ -96,5 +108,5 @@ class HttpPool:
 
     async def close(self) -> None:
         while self._idle:
-            _, writer = self._idle.pop()
+            (_, writer), _ = self._idle.pop()
             writer.close()

@@ -50,6 +50,7 @@ class WriteLog:
     # (perf_counter when the answer came, status) of every answered write, in answer order.
     answers: list[tuple[float, int]] = field(default_factory=list)
     transport_errors: int = 0
+    transport_failures: list[str] = field(default_factory=list)
     # task id -> the kinds of the events the API's accepted writes emit, in the order it
     # accepted them.
     accepted: dict[str, list[str]] = field(default_factory=dict)
@@ -109,8 +110,9 @@ class TaskWriter:
                 task_id = owned[(i * 7919) % len(owned)]
                 action = "completed" if kind == 9 else "updated"
                 await self._change(client, user, task_id, action, i, due, log)
-        except HttpTransportError:
+        except HttpTransportError as exc:
             log.transport_errors += 1
+            log.transport_failures.append(str(exc))
 
     async def _create(
         self,

@@ -74,3 +74,38 @@ def assert_stats_match(base_url: str, writer: TaskWriter) -> None:
 def duplicates(observer: KafkaObserver) -> int:
     seen = observer.seen()
     return len(seen) - len({s.event_id for s in seen})
+
+
+def assert_no_task_without_its_event(database_url: str) -> None:
+    """The outbox's promise: a task row never exists without its `task.created` event."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        orphans = conn.execute(
+            "SELECT count(*) FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM outbox o "
+            "WHERE o.task_id = t.id AND o.topic = 'task.created')"
+        ).fetchone()
+    assert orphans == (0,), f"{orphans} tasks have no task.created event in the outbox"
+
+
+def assert_accepted_tasks_exist(database_url: str, log: WriteLog) -> None:
+    """Every task whose creation the API acknowledged is in the database."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        stored = {str(r[0]) for r in conn.execute("SELECT id FROM tasks")}
+    lost = set(log.accepted) - stored
+    assert not lost, f"{len(lost)} acknowledged tasks are missing, e.g. {sorted(lost)[:3]}"
+
+
+def assert_stats_equal_tasks(database_url: str) -> None:
+    """Per user, the event-maintained stats equal the counts of the tasks table itself."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        truth = {
+            (r[0], r[1], r[2], r[3])
+            for r in conn.execute(
+                "SELECT user_id, count(*), count(*) FILTER (WHERE status = 'pending'), "
+                "count(*) FILTER (WHERE status = 'completed') FROM tasks GROUP BY user_id"
+            )
+        }
+        stats = {
+            (r[0], r[1], r[2], r[3])
+            for r in conn.execute("SELECT user_id, total, pending, completed FROM user_stats")
+        }
+    assert stats == truth

@@ -38,6 +38,8 @@ class KafkaObserver:
                 "enable.auto.commit": False,
                 # The broker may be killed under us: keep reconnecting quietly.
                 "reconnect.backoff.max.ms": 1000,
+                # See messages as soon as they are written, not after a 500 ms fetch wait.
+                "fetch.wait.max.ms": 10,
             }
         )
         self._topics = list(topics)
