@@ -215,12 +215,13 @@ class Backend:
         }
         self.pulumi("login", f"file://{root / 'state'}")
 
-    def pulumi(self, *args: str) -> str:
+    def pulumi(self, *args: str, stdin: str = "") -> str:
         """Run ``pulumi ARGS`` in the project copy; a failure raises with the CLI's own words."""
         result = subprocess.run(  # noqa: S603  # fixed argv, no shell
             [self.cli, *args, "--non-interactive"],
             cwd=self.work,
             env={**os.environ, **self.env},
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,
@@ -232,8 +233,11 @@ class Backend:
     def init_stack(self, stack: str, render_dir: Path) -> None:
         self.pulumi("stack", "init", stack, "--secrets-provider", "passphrase")
         for key in SECRET_KEYS:
+            # On stdin, not argv: a secret on a command line is visible to every process.
             value = secrets.token_urlsafe(36)
-            self.pulumi("config", "set", "--secret", "--stack", stack, f"{PROJECT}:{key}", value)
+            self.pulumi(
+                "config", "set", "--secret", "--stack", stack, f"{PROJECT}:{key}", stdin=value
+            )
         self.pulumi(
             "config", "set", "--stack", stack, "kubernetes:renderYamlToDirectory", str(render_dir)
         )
