@@ -18,6 +18,7 @@ import enum
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -108,11 +109,58 @@ class StatsHandler:
         log.info("event %s applied", event.id, extra={"event_type": event.type})
         return Outcome.APPLIED
 
+    def handle_batch(self, events: Sequence[TaskEvent]) -> Outcome:
+        """Apply several events in one transaction: one commit (one WAL flush) serves them all.
+
+        One transaction per event capped the native consumer at a few hundred events/s on a
+        disk with ~3 ms fsyncs, below a steady 200 writes/s with bursts, so events queued for
+        hundreds of ms. Dedupe is the same as ``handle``: ids already recorded, or repeated in
+        the batch, change nothing. RETRY means nothing was applied.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                connection = session.connection()
+                fresh = _record(connection, [event.id for event in events])
+                applied = 0
+                per_user: dict[uuid.UUID, Counter[str]] = {}
+                for event in events:
+                    if event.id in fresh:
+                        fresh.discard(event.id)
+                        applied += 1
+                        per_user.setdefault(event.data.user_id, Counter()).update(
+                            stats_delta(event)
+                        )
+                for user_id, delta in per_user.items():
+                    _add(connection, user_id, delta)
+        except SQLAlchemyError as exc:
+            if is_transient(exc):
+                log.warning("%d events not applied, will retry: %s", len(events), exc)
+                return Outcome.RETRY
+            raise
+        consumed = self._metrics.events_consumed
+        consumed.labels(Outcome.APPLIED.value).inc(applied)
+        consumed.labels(Outcome.DUPLICATE.value).inc(len(events) - applied)
+        log.info("%d events applied, %d duplicates", applied, len(events) - applied)
+        return Outcome.APPLIED
+
     def stats(self, session: Session, user_id: uuid.UUID) -> Stats:
         row = session.scalar(select(UserStats).where(UserStats.user_id == user_id))
         if row is None:
             return Stats(total=0, pending=0, completed=0)
         return Stats(total=row.total, pending=row.pending, completed=row.completed)
+
+
+def _record(connection: Connection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Record the ids as processed; return those that were not recorded before."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    statement = (
+        insert(ProcessedEvent)
+        .values([{"event_id": event_id, "processed_at": now} for event_id in event_ids])
+        .on_conflict_do_nothing(index_elements=[ProcessedEvent.__table__.c.event_id])
+        .returning(ProcessedEvent.__table__.c.event_id)
+    )
+    return set(connection.execute(statement).scalars())
 
 
 def _add(connection: Connection, user_id: uuid.UUID, delta: Counter[str]) -> None:
