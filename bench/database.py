@@ -168,6 +168,15 @@ def e2e_seconds(rows: Iterable[OutboxRow]) -> list[float]:
     ]
 
 
+def relay_seconds(rows: Iterable[OutboxRow]) -> list[float]:
+    """The first leg: commit to the relay's published mark (after the broker's ack)."""
+    return [
+        (row.published_at - row.created_at).total_seconds()
+        for row in rows
+        if row.published_at is not None
+    ]
+
+
 def unhandled(rows: Sequence[OutboxRow]) -> int:
     return sum(1 for row in rows if row.processed_at is None)
 

@@ -113,6 +113,7 @@ def measure_e2e(
         )
         rows = database.wait_handled(env.database_url, since)
     e2e = summary_ms(database.e2e_seconds(rows))
+    relay_leg = summary_ms(database.relay_seconds(rows))
     api_ms = summary_ms(log.latencies_s)
     non_2xx = sum(n for status, n in log.statuses.items() if not 200 <= status < 300)
     return {
@@ -120,6 +121,8 @@ def measure_e2e(
         "e2e_p95_ms": e2e["p95"],
         "e2e_p99_ms": e2e["p99"],
         "e2e_max_ms": e2e["max"],
+        "commit_to_published_p50_ms": relay_leg["p50"],
+        "commit_to_published_p95_ms": relay_leg["p95"],
         "api_write_p50_ms": api_ms["p50"],
         "api_write_p95_ms": api_ms["p95"],
         "api_write_p99_ms": api_ms["p99"],
