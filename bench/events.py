@@ -39,6 +39,7 @@ from bench.stats import summary_ms
 from bench.topics import create_topics, delete_topics, task_topics
 
 BENCH_DATABASE = "todo_bench"
+WARM_UP_S = 5.0
 
 
 def _say(message: str) -> None:
@@ -103,9 +104,11 @@ def measure_e2e(
     with Pipeline(env, prefix, **tuning) as pipeline:
         api = pipeline.api
         users = [register_user(api.base_url) for _ in range(4)]
-        # Warm-up: the consumer has joined its group and every process has its connections.
+        # Warm-up at the measured rate: the consumer has joined its group and the API's
+        # connection pool has grown to what this rate needs, so the figures are steady state.
         warm_from = datetime.now(UTC)
-        asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=50, count=100))
+        warm_count = int(rate * WARM_UP_S)
+        asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=rate, count=warm_count))
         database.wait_handled(env.database_url, warm_from)
         since = datetime.now(UTC)
         log = asyncio.run(
@@ -143,6 +146,8 @@ def machine() -> dict[str, Any]:
             break
     mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
     return {
+        # Other work on the machine during the run: the figures move with it.
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "cpu": model,
         "cores": os.cpu_count(),
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
@@ -162,6 +167,7 @@ def _tuning(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    started_on = machine()
     servers = ServerSet.shared()
     servers.start()
     shared = servers.env()
@@ -201,7 +207,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "producer": relay_producer_config(shared.kafka_bootstrap),
             "overrides": tuning,
         },
-        "machine": machine(),
+        "machine_at_start": started_on,
+        "machine_at_end": machine(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
