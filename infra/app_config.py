@@ -6,6 +6,7 @@ passwords, so they live in the credentials Secret (:mod:`infra.secrets`), not he
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -38,6 +39,32 @@ class AppSettings(SettingsModel):
         description="Feature flags, each exported as TODO_FEATURE_<NAME>=true|false.",
     )
 
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="TODO_FORWARDED_ALLOW_IPS: peers whose X-Forwarded-For names the client "
+        "(`*`, or comma-separated IP addresses and CIDR networks). Unset: `*` when "
+        "`networkPolicies.enabled`, else `127.0.0.1` (only the pod itself). Set the ingress "
+        "controller's pod network instead of `*` if it appends to X-Forwarded-For rather than "
+        "replacing it (ingress-nginx `compute-full-forwarded-for`).",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_peers(cls, value: str | None) -> str | None:
+        if value is None or value == "*":
+            return value
+        for entry in value.split(","):
+            try:
+                # Strict, as uvicorn parses it: it would treat `10.0.0.1/8` as a name that
+                # never matches, silently trusting nobody.
+                ipaddress.ip_network(entry.strip())
+            except ValueError:
+                raise ValueError(
+                    f"forwardedAllowIps entry {entry.strip()!r} is not an IP address or a CIDR "
+                    f"network (got {value!r}); use `*` or a comma-separated list"
+                ) from None
+        return value
+
     @field_validator("features")
     @classmethod
     def _feature_names(cls, value: dict[str, bool]) -> dict[str, bool]:
@@ -53,15 +80,42 @@ class AppSettings(SettingsModel):
 class AppConfigArgs(ComponentArgs):
     settings: AppSettings
     kafka_bootstrap: str
+    api_port_guarded: bool = Field(
+        default=False,
+        description="NetworkPolicies let only the ingress controller, Prometheus and the pod "
+        "itself reach the API port.",
+    )
 
 
-def app_environment(settings: AppSettings, kafka_bootstrap: str) -> dict[str, str]:
+def forwarded_allow_ips(settings: AppSettings, *, api_port_guarded: bool) -> str:
+    """Whose X-Forwarded-For uvicorn believes: the stack's choice, else derived from the policies.
+
+    Behind the ingress every request comes from the controller's pod, so trusting nobody would
+    key the per-IP login limit on the controller and let one client lock every user out. ``*``
+    is safe when only the controller can reach the API port (the NetworkPolicies) and the
+    controller writes the header itself: ingress-nginx with ``use-forwarded-headers: false``
+    (our add-on's setting, and its default) discards a client's X-Forwarded-For and sends only
+    the address it saw. The monitoring namespace may reach the port too (for /metrics) and is
+    trusted as much. Without the policies any pod could claim any address, so the pod trusts
+    only itself (its Dapr sidecar, ``kubectl port-forward``).
+    """
+    if settings.forwarded_allow_ips is not None:
+        return settings.forwarded_allow_ips
+    return "*" if api_port_guarded else "127.0.0.1"
+
+
+def app_environment(
+    settings: AppSettings, kafka_bootstrap: str, *, api_port_guarded: bool
+) -> dict[str, str]:
     """The ConfigMap's data: what the service reads from its environment."""
     data = {
         "TODO_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "TODO_LOG_LEVEL": settings.log_level,
         # In the cluster the relay is its own Deployment, so the API must not run one too.
         "TODO_RELAY_IN_PROCESS": "false",
+        "TODO_FORWARDED_ALLOW_IPS": forwarded_allow_ips(
+            settings, api_port_guarded=api_port_guarded
+        ),
     }
     for name, enabled in sorted(settings.features.items()):
         data[f"TODO_FEATURE_{name.upper()}"] = "true" if enabled else "false"
@@ -84,7 +138,9 @@ class AppConfig(pulumi.ComponentResource):
                 namespace=args.namespace,
                 labels=unversioned_labels("todo", args.instance, "settings"),
             ),
-            data=app_environment(args.settings, args.kafka_bootstrap),
+            data=app_environment(
+                args.settings, args.kafka_bootstrap, api_port_guarded=args.api_port_guarded
+            ),
             opts=child_options(self, opts),
         )
         self.name = config_map.metadata.name

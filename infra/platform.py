@@ -208,7 +208,11 @@ class TodoPlatform(pulumi.ComponentResource):
         AppConfig(
             f"{name}-settings",
             AppConfigArgs(
-                namespace=ns, instance=instance, settings=args.app, kafka_bootstrap=bootstrap
+                namespace=ns,
+                instance=instance,
+                settings=args.app,
+                kafka_bootstrap=bootstrap,
+                api_port_guarded=args.network_policies.enabled,
             ),
             opts=in_namespace,
         )

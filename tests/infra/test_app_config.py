@@ -6,12 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from infra.app_config import AppConfig, AppConfigArgs, AppSettings
+from stacks.render import Rendered
 from tests.infra.manifests import build, named
 
 
-def _data(settings: AppSettings) -> dict[str, str]:
+def _data(settings: AppSettings, *, api_port_guarded: bool = False) -> dict[str, str]:
     args = AppConfigArgs(
-        namespace="todo-test", instance="todo", settings=settings, kafka_bootstrap="k:9092"
+        namespace="todo-test",
+        instance="todo",
+        settings=settings,
+        kafka_bootstrap="k:9092",
+        api_port_guarded=api_port_guarded,
     )
     data: dict[str, str] = named(build(lambda: AppConfig("t", args)), "ConfigMap", "todo-settings")[
         "data"
@@ -25,6 +30,7 @@ def test_settings_configmap_holds_the_service_settings() -> None:
         "TODO_KAFKA_BOOTSTRAP_SERVERS": "k:9092",
         "TODO_LOG_LEVEL": "warning",
         "TODO_RELAY_IN_PROCESS": "false",
+        "TODO_FORWARDED_ALLOW_IPS": "127.0.0.1",
         "TODO_FEATURE_BETA": "false",
         "TODO_FEATURE_DARK_MODE": "true",
     }
@@ -40,3 +46,35 @@ def test_no_secret_lands_in_the_configmap() -> None:
 def test_feature_names_are_checked() -> None:
     with pytest.raises(ValidationError, match=r"feature name 'Dark Mode' must be lower-case"):
         AppSettings(features={"Dark Mode": True})
+
+
+def test_behind_network_policies_the_ingress_controller_names_the_client() -> None:
+    data = _data(AppSettings(), api_port_guarded=True)
+    assert data["TODO_FORWARDED_ALLOW_IPS"] == "*"
+
+
+def test_without_network_policies_the_pod_trusts_only_itself() -> None:
+    assert _data(AppSettings())["TODO_FORWARDED_ALLOW_IPS"] == "127.0.0.1"
+
+
+def test_a_stack_may_name_its_trusted_proxies() -> None:
+    settings = AppSettings(forwarded_allow_ips="10.244.0.0/16, 127.0.0.1")
+    data = _data(settings, api_port_guarded=True)
+    assert data["TODO_FORWARDED_ALLOW_IPS"] == "10.244.0.0/16, 127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("value", "entry"), [("10.0.0.1/8", "10.0.0.1/8"), ("127.0.0.1,ingress", "ingress")]
+)
+def test_forwarded_allow_ips_must_be_addresses_or_networks(value: str, entry: str) -> None:
+    with pytest.raises(ValidationError, match=rf"forwardedAllowIps entry '{entry}' is not an IP"):
+        AppSettings(forwarded_allow_ips=value)
+
+
+def test_stacks_trust_the_ingress_only_where_network_policies_guard_the_api(
+    stacks: dict[str, Rendered],
+) -> None:
+    for stack, trusted in (("dev", "127.0.0.1"), ("staging", "*"), ("prod", "*")):
+        manifests = stacks[stack].manifests()
+        data = named(manifests, "ConfigMap", "todo-settings")["data"]
+        assert data["TODO_FORWARDED_ALLOW_IPS"] == trusted, stack
