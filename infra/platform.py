@@ -49,6 +49,7 @@ from infra.postgres import POSTGRES_PORT, Postgres, PostgresArgs, PostgresSettin
 from infra.rbac import Rbac, RbacArgs, service_account_name
 from infra.redis import EXPORTER_PORT as REDIS_EXPORTER_PORT
 from infra.redis import REDIS_PORT, Redis, RedisArgs, RedisSettings, redis_names
+from infra.relay import METRICS_PORT as RELAY_METRICS_PORT
 from infra.relay import Relay, RelayArgs
 from infra.secrets import REDIS_PASSWORD_KEY, Credentials, CredentialsArgs, secret_name
 from infra.sizes import Size
@@ -511,5 +512,9 @@ def _network_policies_args(
             if args.dapr.enabled
             else ()
         ),
-        metrics=(*scraped_apps, *exporters),
+        metrics=(
+            *scraped_apps,
+            Pods(name="relay", selector=relay.selector, ports=(RELAY_METRICS_PORT,)),
+            *exporters,
+        ),
     )

@@ -72,6 +72,30 @@ def test_every_network_policy_selects_real_pods(stacks, stack):
                     assert _selects_a_pod(stacks[stack], source), f"{name} admits no pod: {source}"
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_monitoring_may_scrape_every_annotated_metrics_port(stacks, stack):
+    policies = _objects(stacks[stack], "NetworkPolicy").values()
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    scraped = [
+        (name, owner["spec"]["template"]["metadata"])
+        for kind in WORKLOAD_KINDS
+        for name, owner in _objects(stacks[stack], kind).items()
+        if owner["spec"]["template"]["metadata"].get("annotations", {}).get("prometheus.io/scrape")
+    ]
+    assert "todo-relay" in [name for name, _ in scraped]
+    for name, pod in scraped:
+        port = int(pod["annotations"]["prometheus.io/port"])
+        assert any(
+            policy["spec"]["podSelector"]["matchLabels"].items() <= pod["labels"].items()
+            and any(
+                {"namespaceSelector": {"matchLabels": monitoring}} in rule["from"]
+                and port in [p["port"] for p in rule["ports"]]
+                for rule in policy["spec"].get("ingress", [])
+            )
+            for policy in policies
+        ), f"{name}: monitoring may not reach metrics port {port}"
+
+
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_ingress_routes_to_services_with_an_http_port(stacks, stack):
     services = _objects(stacks[stack], "Service")

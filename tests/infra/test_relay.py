@@ -26,19 +26,34 @@ def test_runs_the_relay_command_with_the_service_settings():
     ]
 
 
-def test_probes_check_the_database_connection():
+def test_serves_metrics_on_its_port_for_prometheus():
+    resources = _render()
+    relay = _container(resources)
+    assert {"name": "TODO_METRICS_PORT", "value": "9102"} in relay["env"]
+    assert relay["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
+    pod = one(resources, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]
+    assert pod["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9102",
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_probes_ask_the_metrics_server_for_an_in_memory_counter_only():
     relay = _container(_render())
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        command = relay[probe]["exec"]["command"]
-        assert command[:2] == ["python", "-c"], probe
-        assert "TODO_DATABASE_URL" in command[2], probe
+        assert "exec" not in relay[probe], probe
+        assert relay[probe]["httpGet"] == {
+            "port": "metrics",
+            "path": "/metrics?name[]=todo_events_published_total",
+        }, probe
 
 
 def test_serves_no_traffic_so_has_no_service_and_no_sidecar():
     resources = _render()
     assert of_type(resources, "kubernetes:core/v1:Service") == []
     pod = one(resources, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]
-    assert not pod["metadata"].get("annotations")
+    assert not any(key.startswith("dapr.io/") for key in pod["metadata"]["annotations"])
 
 
 def test_container_is_hardened():

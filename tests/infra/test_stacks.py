@@ -41,10 +41,10 @@ COMMON = {
 }
 EXPECTED_KINDS = {
     "dev": COMMON,
-    "staging": {**COMMON, "NetworkPolicy": 13, "PodDisruptionBudget": 1},
+    "staging": {**COMMON, "NetworkPolicy": 14, "PodDisruptionBudget": 1},
     "prod": {
         **COMMON,
-        "NetworkPolicy": 13,
+        "NetworkPolicy": 14,
         "PodDisruptionBudget": 4,
         "HorizontalPodAutoscaler": 2,
     },
