@@ -61,7 +61,11 @@ class Settings(BaseSettings):
         5_000, ge=1, le=100_000, description="Outbox rows claimed, produced and marked per batch."
     )
     relay_idle_seconds: float = Field(
-        0.2, gt=0, le=60, description="Pause between polls when the outbox is empty."
+        0.2,
+        gt=0,
+        le=60,
+        description="Longest pause between polls of an empty outbox; while events flow the "
+        "relay polls every 10 ms, and it doubles the pause up to this once they stop.",
     )
     relay_max_backoff_seconds: float = Field(
         30.0, gt=0, le=600, description="Cap of the exponential backoff while the broker is away."

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # A task's events beyond this many in one batch wait for the next batch (one flush per wave).
 MAX_WAVES_PER_BATCH = 16
+# Pause after a batch that found events (measured: 0.2 s fixed polling put commit-to-published
+# at p50 126 ms under 200 writes/s; polling every 10 ms fixed costs ~13% of a core when idle).
+BUSY_POLL_SECONDS = 0.01
 # Extra time ``flush`` allows beyond the message timeout, so every delivery report arrives.
 FLUSH_GRACE_SECONDS = 5.0
 
@@ -172,6 +175,7 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         """Publish until ``stop`` is set; back off while the broker or the database is away."""
         backoff = 0.0
+        pause = self._idle
         while not stop.is_set():
             try:
                 if backoff and not self._publisher.reachable(timeout=min(backoff, 5.0)):
@@ -188,7 +192,11 @@ class Relay:
             else:
                 backoff = 0.0
                 if published < self._batch_size:
-                    stop.wait(self._idle)
+                    # Poll again soon while events flow, and slow down to the idle pause once
+                    # they stop: low latency under load, little CPU (and database) at rest.
+                    busy = min(BUSY_POLL_SECONDS, self._idle)
+                    pause = busy if published else min(pause * 2, self._idle)
+                    stop.wait(pause)
 
     def _count(self, events: Sequence[PendingEvent], marked: set[int]) -> None:
         published = Counter(event.topic for event in events if event.id in marked)
