@@ -65,6 +65,11 @@ class BackendArgs(AppWorkloadArgs):
     init_size: Size = Field(default="micro", description="Resources of each init container.")
     dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecar settings.")
     dapr_config_name: str = Field(description="Dapr Configuration the sidecar uses.")
+    dapr_app_token_secret: str | None = Field(
+        default=None,
+        description="Secret whose key `token` the sidecar sends as `dapr-api-token`; the API "
+        "reads the same value as TODO_DAPR_APP_TOKEN. Unset: the sidecar sends none.",
+    )
     startup_seconds: int = Field(
         default=60,
         ge=0,
@@ -144,7 +149,11 @@ class Backend(pulumi.ComponentResource):
         annotations = {
             **scrape_annotations(API_PORT),
             **sidecar_annotations(
-                args.dapr, app_id=APP_NAME, app_port=API_PORT, config_name=args.dapr_config_name
+                args.dapr,
+                app_id=APP_NAME,
+                app_port=API_PORT,
+                config_name=args.dapr_config_name,
+                app_token_secret=args.dapr_app_token_secret,
             ),
         }
         deployment = app_deployment(

@@ -51,7 +51,13 @@ from infra.redis import EXPORTER_PORT as REDIS_EXPORTER_PORT
 from infra.redis import REDIS_PORT, Redis, RedisArgs, RedisSettings, redis_names
 from infra.relay import METRICS_PORT as RELAY_METRICS_PORT
 from infra.relay import Relay, RelayArgs
-from infra.secrets import REDIS_PASSWORD_KEY, Credentials, CredentialsArgs, secret_name
+from infra.secrets import (
+    REDIS_PASSWORD_KEY,
+    Credentials,
+    CredentialsArgs,
+    dapr_app_token_secret_name,
+    secret_name,
+)
 from infra.sizes import Size
 
 WORKLOADS: tuple[str, ...] = (
@@ -231,6 +237,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 postgres_user=args.postgres.user,
                 redis_host=redis_host,
                 redis_port=REDIS_PORT,
+                dapr_sidecars=args.dapr.enabled,
             ),
             opts=in_namespace,
         )
@@ -338,6 +345,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 wait_image=args.postgres.image,
                 dapr=args.dapr,
                 dapr_config_name=dapr_config,
+                dapr_app_token_secret=dapr_app_token_secret_name(instance),
             ),
             opts=after_data,
         )

@@ -1,35 +1,63 @@
-"""The credentials Secret: database and Redis passwords, the JWT signing key, and the URLs
-that embed those passwords.
+"""The credentials Secret: database and Redis passwords, the JWT signing key, the Dapr app
+token, and the URLs that embed those passwords.
 
 The URLs live here rather than in the ConfigMap because a connection URL holding a password is
 a secret. Values arrive as ``SecretStr`` and are wrapped in ``Output.secret``, so Pulumi
 encrypts them in its state and masks them in its output.
+
+The Dapr app token proves an event delivery comes from the API's own sidecar: the sidecar sends
+it as ``dapr-api-token`` and the API refuses deliveries without it. It is derived from the JWT
+key (HMAC-SHA256 with a fixed label) rather than asked for as a fourth secret: one-way, so the
+token reveals nothing of the key; stable across runs, unlike a value drawn in the program; and
+on for every stack without a new ``pulumi config set``. Rotating ``jwtSecret`` rotates it too.
+Dapr's injector reads it from a Secret of its own under the fixed key ``token``
+(``dapr.io/app-token-secret``); the API reads the same value as ``TODO_DAPR_APP_TOKEN``. Even
+without Dapr the API gets it, so nothing can post to its event routes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import quote
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from infra.component import ComponentArgs, child_options
 from infra.labels import unversioned_labels
 from infra.naming import child_name
 from infra.workload import object_meta
 
-# The three names below are keys inside the Secret, not secret values.
+# The names below are keys inside the Secrets, not secret values.
 POSTGRES_PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - a key name, not a password
 REDIS_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
 JWT_SECRET_KEY = "TODO_JWT_SECRET"  # noqa: S105 - a key name, not a secret
+DAPR_APP_TOKEN_KEY = "TODO_DAPR_APP_TOKEN"  # noqa: S105 - a key name, not a token
+DAPR_INJECTOR_TOKEN_KEY = "token"  # noqa: S105 - the key Dapr's injector reads, not a token
 DATABASE_URL_KEY = "TODO_DATABASE_URL"
 REDIS_URL_KEY = "TODO_REDIS_URL"
+
+# A JWT's signed input always starts with "eyJ" (a base64url JSON header), so no token the API
+# signs with the same key can equal this label's MAC.
+_DAPR_APP_TOKEN_LABEL = b"todo-evolution: dapr app token"
 
 
 def secret_name(instance: str) -> str:
     """The name of the credentials Secret of a platform instance."""
     return child_name(instance, "credentials")
+
+
+def dapr_app_token_secret_name(instance: str) -> str:
+    """The name of the Secret the Dapr injector reads the app token from."""
+    return child_name(instance, "dapr-app-token")
+
+
+def dapr_app_token(jwt_secret: SecretStr) -> str:
+    """The Dapr app token of a platform whose JWT signing key is ``jwt_secret``."""
+    key = jwt_secret.get_secret_value().encode()
+    return hmac.new(key, _DAPR_APP_TOKEN_LABEL, hashlib.sha256).hexdigest()
 
 
 class CredentialsArgs(ComponentArgs):
@@ -44,10 +72,14 @@ class CredentialsArgs(ComponentArgs):
     postgres_user: str
     redis_host: str
     redis_port: int
+    dapr_sidecars: bool = Field(
+        default=False, description="Also write the app token where Dapr's injector reads it."
+    )
 
 
 class Credentials(pulumi.ComponentResource):
-    """One Opaque Secret the workloads read with ``envFrom``/``secretKeyRef``."""
+    """The Opaque Secret the workloads read with ``envFrom``/``secretKeyRef``, and with Dapr
+    sidecars the one their injector reads the app token from."""
 
     name: pulumi.Output[str]
 
@@ -65,12 +97,12 @@ class Credentials(pulumi.ComponentResource):
         redis_url = (
             f"redis://:{quote(redis_password, safe='')}@{args.redis_host}:{args.redis_port}/0"
         )
+        app_token = dapr_app_token(args.jwt_secret)
+        labels = unversioned_labels("todo", args.instance, "credentials")
         secret = core.Secret(
             f"{name}-secret",
             metadata=object_meta(
-                secret_name(args.instance),
-                namespace=args.namespace,
-                labels=unversioned_labels("todo", args.instance, "credentials"),
+                secret_name(args.instance), namespace=args.namespace, labels=labels
             ),
             type="Opaque",
             string_data=pulumi.Output.secret(
@@ -78,11 +110,24 @@ class Credentials(pulumi.ComponentResource):
                     POSTGRES_PASSWORD_KEY: postgres_password,
                     REDIS_PASSWORD_KEY: redis_password,
                     JWT_SECRET_KEY: args.jwt_secret.get_secret_value(),
+                    DAPR_APP_TOKEN_KEY: app_token,
                     DATABASE_URL_KEY: database_url,
                     REDIS_URL_KEY: redis_url,
                 }
             ),
             opts=child_options(self, opts),
         )
+        if args.dapr_sidecars:
+            core.Secret(
+                f"{name}-dapr-app-token",
+                metadata=object_meta(
+                    dapr_app_token_secret_name(args.instance),
+                    namespace=args.namespace,
+                    labels=labels,
+                ),
+                type="Opaque",
+                string_data=pulumi.Output.secret({DAPR_INJECTOR_TOKEN_KEY: app_token}),
+                opts=child_options(self, opts),
+            )
         self.name = secret.metadata.name
         self.register_outputs({"name": self.name})

@@ -22,12 +22,22 @@ SIDECAR_PORTS = (API_HTTP_PORT, API_GRPC_PORT, INTERNAL_GRPC_PORT)
 
 
 def sidecar_annotations(
-    settings: DaprSettings, *, app_id: str, app_port: int, config_name: str
+    settings: DaprSettings,
+    *,
+    app_id: str,
+    app_port: int,
+    config_name: str,
+    app_token_secret: str | None = None,
 ) -> dict[str, str]:
-    """Annotations for a pod whose app ``app_id`` listens on ``app_port``; empty when off."""
+    """Annotations for a pod whose app ``app_id`` listens on ``app_port``; empty when off.
+
+    ``app_token_secret`` names a Secret whose key ``token`` the sidecar sends to the app as
+    ``dapr-api-token`` on every call, so the app can tell the sidecar from other callers.
+    """
     if not settings.enabled:
         return {}
     size = resolve(settings.sidecar_size)
+    token = {"dapr.io/app-token-secret": app_token_secret} if app_token_secret else {}
     return {
         "dapr.io/enabled": "true",
         "dapr.io/app-id": app_id,
@@ -43,4 +53,5 @@ def sidecar_annotations(
         "dapr.io/sidecar-cpu-limit": f"{size.cpu_limit_m}m",
         "dapr.io/sidecar-memory-limit": f"{size.memory_limit_mi}Mi",
         "dapr.io/sidecar-seccomp-profile-type": "RuntimeDefault",
+        **token,
     }

@@ -73,8 +73,17 @@ def test_dapr_sidecar_annotations_name_app_port_and_config():
     assert annotations["dapr.io/sidecar-memory-limit"].endswith("Mi")
 
 
+def test_dapr_sidecar_sends_the_app_token_from_its_secret():
+    annotations = _pod(_render(dapr_app_token_secret="todo-dapr-app-token"))["metadata"][
+        "annotations"
+    ]
+    assert annotations["dapr.io/app-token-secret"] == "todo-dapr-app-token"
+    assert "dapr.io/app-token-secret" not in _pod(_render())["metadata"]["annotations"]
+
+
 def test_dapr_off_leaves_no_dapr_annotation():
-    annotations = _pod(_render(dapr={"enabled": False}))["metadata"]["annotations"]
+    resources = _render(dapr={"enabled": False}, dapr_app_token_secret="todo-dapr-app-token")
+    annotations = _pod(resources)["metadata"]["annotations"]
     assert not [key for key in annotations if key.startswith("dapr.io/")]
 
 

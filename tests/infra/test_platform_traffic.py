@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stacks.render import Rendered
+from stacks.render import Rendered, plain
 from tests.infra.manifests import WORKLOAD_KINDS
 
 
@@ -116,6 +116,21 @@ def test_dapr_secret_references_name_existing_keys(stacks, stack):
                 secret = secrets[ref["name"]]
                 keys = {*secret.get("data", {}), *secret.get("stringData", {})}
                 assert ref["key"] in keys, item["name"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_api_sidecar_sends_the_token_the_api_expects(stacks, stack):
+    secrets = {
+        r.inputs["metadata"]["name"]: plain(r.inputs)["stringData"]
+        for r in stacks[stack].registrations
+        if r.type == "kubernetes:core/v1:Secret"
+    }
+    pod = _objects(stacks[stack], "Deployment")["todo-backend"]["spec"]["template"]
+    injector = secrets[pod["metadata"]["annotations"]["dapr.io/app-token-secret"]]
+    assert {"secretRef": {"name": "todo-credentials"}} in pod["spec"]["containers"][0]["envFrom"]
+    token = secrets["todo-credentials"]["TODO_DAPR_APP_TOKEN"]
+    assert injector == {"token": token}
+    assert len(token) == 64
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

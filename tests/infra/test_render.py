@@ -10,7 +10,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import SecretStr
 
+from infra.secrets import dapr_app_token
 from stacks.cli import EXIT_CONFIG_ERROR, main, project_dir
 from stacks.render import (
     ALL_FILE,
@@ -77,11 +79,14 @@ def test_dapr_objects_are_well_formed(rendered: tuple[Path, list[dict[str, Any]]
 
 def test_secret_values_are_redacted(rendered: tuple[Path, list[dict[str, Any]]]) -> None:
     out, objects = rendered
-    (secret,) = [o for o in objects if o["kind"] == "Secret"]
-    assert set(secret["stringData"].values()) == {REDACTED}
+    secrets = [o for o in objects if o["kind"] == "Secret"]
+    assert [s["metadata"]["name"] for s in secrets] == ["todo-credentials", "todo-dapr-app-token"]
+    for secret in secrets:
+        assert set(secret["stringData"].values()) == {REDACTED}
     text = "".join(p.read_text() for p in out.glob("*.yaml"))
-    for placeholder in PLACEHOLDERS.values():
-        assert placeholder not in text
+    derived = dapr_app_token(SecretStr(PLACEHOLDERS["jwtSecret"]))
+    for value in (*PLACEHOLDERS.values(), derived):
+        assert value not in text
 
 
 def test_the_broken_invariant_is_caught(rendered: tuple[Path, list[dict[str, Any]]]) -> None:

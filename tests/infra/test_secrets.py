@@ -1,4 +1,5 @@
-"""The credentials Secret: passwords, the JWT key and the URLs that embed them."""
+"""The credentials Secret: passwords, the JWT key, the Dapr app token and the URLs that embed
+the passwords."""
 
 from __future__ import annotations
 
@@ -7,25 +8,32 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from infra.secrets import Credentials, CredentialsArgs
-from tests.infra.manifests import build, named
+from infra.secrets import Credentials, CredentialsArgs, dapr_app_token
+from tests.infra.manifests import Manifest, build, named, of_kind
 
 
-def _data(password: str = "pa ss/word@1234567") -> dict[str, Any]:
+def _build(
+    password: str = "pa ss/word@1234567", *, jwt: str = "j" * 40, dapr_sidecars: bool = False
+) -> list[Manifest]:
     args = CredentialsArgs(
         namespace="todo-test",
         instance="todo",
         postgres_password=SecretStr(password),
         redis_password=SecretStr("redis-password-123456"),
-        jwt_secret=SecretStr("j" * 40),
+        jwt_secret=SecretStr(jwt),
         postgres_host="todo-postgres.todo-test.svc.cluster.local",
         postgres_port=5432,
         postgres_database="todo",
         postgres_user="todo",
         redis_host="todo-redis.todo-test.svc.cluster.local",
         redis_port=6379,
+        dapr_sidecars=dapr_sidecars,
     )
-    secret = named(build(lambda: Credentials("t", args)), "Secret", "todo-credentials")
+    return build(lambda: Credentials("t", args))
+
+
+def _data(password: str = "pa ss/word@1234567", *, jwt: str = "j" * 40) -> dict[str, Any]:
+    secret = named(_build(password, jwt=jwt), "Secret", "todo-credentials")
     assert secret["type"] == "Opaque"
     data: dict[str, Any] = secret["stringData"]
     return data
@@ -37,6 +45,7 @@ def test_secret_holds_passwords_and_the_urls_that_embed_them() -> None:
         "POSTGRES_PASSWORD",
         "REDIS_PASSWORD",
         "TODO_JWT_SECRET",
+        "TODO_DAPR_APP_TOKEN",
         "TODO_DATABASE_URL",
         "TODO_REDIS_URL",
     }
@@ -53,3 +62,26 @@ def test_passwords_are_escaped_in_urls() -> None:
     assert "p%40ss%3Aw%2Frd%2312345678@" in data["TODO_DATABASE_URL"]
     assert urlsplit(data["TODO_DATABASE_URL"]).port == 5432
     assert data["POSTGRES_PASSWORD"] == "p@ss:w/rd#12345678"
+
+
+def test_dapr_app_token_is_derived_one_way_from_the_jwt_key() -> None:
+    token = _data(jwt="j" * 40)["TODO_DAPR_APP_TOKEN"]
+    assert len(token) == 64
+    assert int(token, 16) >= 0
+    assert "j" * 8 not in token
+    assert token == _data(jwt="j" * 40)["TODO_DAPR_APP_TOKEN"], "stable across runs"
+    assert token != _data(jwt="k" * 40)["TODO_DAPR_APP_TOKEN"], "follows the key"
+
+
+def test_dapr_injector_reads_the_same_token_from_its_own_secret() -> None:
+    manifests = _build(dapr_sidecars=True)
+    injector = named(manifests, "Secret", "todo-dapr-app-token")
+    assert injector["type"] == "Opaque"
+    assert injector["stringData"] == {"token": dapr_app_token(SecretStr("j" * 40))}
+    credentials = named(manifests, "Secret", "todo-credentials")["stringData"]
+    assert credentials["TODO_DAPR_APP_TOKEN"] == injector["stringData"]["token"]
+
+
+def test_no_injector_secret_without_dapr_sidecars() -> None:
+    names = [m["metadata"]["name"] for m in of_kind(_build(), "Secret")]
+    assert names == ["todo-credentials"]

@@ -26,7 +26,7 @@ from tests.infra.manifests import (
 COMMON = {
     "Namespace": 1,
     "ServiceAccount": 8,
-    "Secret": 1,
+    "Secret": 2,
     "ConfigMap": 4,
     "Role": 1,
     "RoleBinding": 1,
