@@ -82,7 +82,10 @@ def claim(session: Session, limit: int) -> list[PendingEvent]:
         # every pending row (measured: 95 ms against 12 ms for 5,000 of 25,000 rows).
         session.execute(text("SET LOCAL enable_bitmapscan = off"))
         session.execute(text("SET LOCAL enable_sort = off"))
-    rows = session.execute(
+    # Core, not the ORM: these are plain rows, and ORM row loading was a quarter of the relay's
+    # time in py-spy at 35k events/s.
+    connection = session.connection()
+    rows = connection.execute(
         select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.task_id, OutboxEvent.payload)
         .where(OutboxEvent.published_at.is_(None))
         .order_by(OutboxEvent.id)
