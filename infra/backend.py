@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from infra.component import child_options
 from infra.dapr.settings import DaprSettings
@@ -24,7 +24,7 @@ from infra.deployment import (
     http_service_port,
     spread_affinity,
 )
-from infra.labels import image_version
+from infra.labels import PinnedImage
 from infra.probes import http_probes
 from infra.security import scratch_volume
 from infra.sizes import Size
@@ -59,7 +59,7 @@ class BackendArgs(AppWorkloadArgs):
         description="Role named in the readiness check; `pg_isready` needs one because the "
         "non-root uid has no passwd entry to default to.",
     )
-    wait_image: str = Field(
+    wait_image: PinnedImage = Field(
         description="Pinned image with `pg_isready` (the PostgreSQL image the database runs)."
     )
     init_size: Size = Field(default="micro", description="Resources of each init container.")
@@ -76,12 +76,6 @@ class BackendArgs(AppWorkloadArgs):
         le=600,
         description="Time the API may take to answer /healthz after start before liveness counts.",
     )
-
-    @field_validator("wait_image")
-    @classmethod
-    def _pinned_wait_image(cls, value: str) -> str:
-        image_version(value)
-        return value
 
 
 class Backend(pulumi.ComponentResource):

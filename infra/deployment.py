@@ -24,7 +24,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from infra.component import ComponentArgs
 from infra.disruption import disruption_budget
-from infra.labels import image_version, selector_labels, standard_labels
+from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name, require_dns_label
 from infra.sizes import Size
 from infra.workload import anti_affinity, object_meta, pod_template
@@ -35,7 +35,7 @@ Spread = Literal["none", "preferred", "required"]
 class AppWorkloadArgs(ComponentArgs):
     """What every app Deployment takes; component args add what is their own."""
 
-    image: str = Field(description="Container image, pinned to a tag other than `latest`.")
+    image: PinnedImage = Field(description="Container image, pinned to a tag other than `latest`.")
     replicas: int = Field(
         default=1,
         ge=1,
@@ -66,12 +66,6 @@ class AppWorkloadArgs(ComponentArgs):
     @classmethod
     def _account_dns_label(cls, value: str, info: ValidationInfo) -> str:
         return require_dns_label(value, field=info.field_name or "name")
-
-    @field_validator("image")
-    @classmethod
-    def _pinned_image(cls, value: str) -> str:
-        image_version(value)
-        return value
 
 
 class AppLabels:

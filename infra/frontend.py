@@ -35,6 +35,7 @@ from infra.deployment import (
     spread_affinity,
 )
 from infra.http_headers import SECURITY_HEADERS
+from infra.labels import PinnedImage
 from infra.probes import http_probes
 from infra.security import scratch_volume
 from infra.workload import container, pod_spec
@@ -119,7 +120,7 @@ def site_files(site_dir: Path) -> dict[str, str]:
 class FrontendArgs(AppWorkloadArgs):
     """The frontend Deployment: image, what it serves and its Dapr sidecar."""
 
-    image: str = Field(default=DEFAULT_IMAGE, description="Web server image, pinned.")
+    image: PinnedImage = Field(default=DEFAULT_IMAGE, description="Web server image, pinned.")
     site_dir: Path | None = Field(
         default=WEB_DIR,
         description="Flat directory of static files served from a ConfigMap by the default "

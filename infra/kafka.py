@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from infra.component import ComponentArgs, child_options
 from infra.disruption import disruption_budget
-from infra.labels import image_version, selector_labels, standard_labels
+from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name
 from infra.probes import tcp_probes
 from infra.security import scratch_volume
@@ -58,8 +58,8 @@ Spread = Literal["preferred", "required"]
 class KafkaSettings(DataServiceSettings):
     """What a stack may set about the Kafka cluster."""
 
-    image: str = Field(default="apache/kafka:4.0.0", description="Kafka 4 image, pinned.")
-    exporter_image: str = Field(
+    image: PinnedImage = Field(default="apache/kafka:4.0.0", description="Kafka 4 image, pinned.")
+    exporter_image: PinnedImage = Field(
         default="danielqsj/kafka-exporter:v1.9.0",
         description="Prometheus kafka_exporter image, pinned.",
     )

@@ -17,10 +17,10 @@ import shlex
 import pulumi
 import pulumi_kubernetes.batch.v1 as batch
 import pulumi_kubernetes.core.v1 as core
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from infra.component import ComponentArgs, SettingsModel, child_options
-from infra.labels import image_version, selector_labels, standard_labels
+from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name
 from infra.security import scratch_volume
 from infra.sizes import Size
@@ -56,16 +56,10 @@ class TopicSettings(SettingsModel):
 
 class KafkaTopicsArgs(ComponentArgs):
     settings: TopicSettings
-    image: str
+    image: PinnedImage
     bootstrap: str
     service_account_name: str
     topics: tuple[str, ...] = TASK_TOPICS
-
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        image_version(value)
-        return value
 
 
 def topics_script(args: KafkaTopicsArgs) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
+
 PART_OF = "todo-evolution"
 MANAGED_BY = "pulumi"
 
@@ -47,3 +51,13 @@ def unversioned_labels(name: str, instance: str, component: str) -> dict[str, st
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": MANAGED_BY,
     }
+
+
+def _pinned(image: str) -> str:
+    image_version(image)
+    return image
+
+
+PinnedImage = Annotated[str, AfterValidator(_pinned)]
+"""An image reference that must carry a version tag other than ``latest``, checked where a
+setting is validated, so an unpinned image fails with the other config errors."""

@@ -33,7 +33,7 @@ from infra.kafka import CONTROLLER_PORT as KAFKA_CONTROLLER_PORT
 from infra.kafka import EXPORTER_PORT as KAFKA_EXPORTER_PORT
 from infra.kafka import Kafka, KafkaArgs, KafkaSettings, bootstrap_servers, kafka_names
 from infra.kafka_topics import KafkaTopics, KafkaTopicsArgs, TopicSettings
-from infra.labels import selector_labels
+from infra.labels import PinnedImage, selector_labels
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import child_name, require_dns_label
 from infra.network_policies import (
@@ -76,7 +76,7 @@ WORKLOADS: tuple[str, ...] = (
 class WorkloadSettings(SettingsModel):
     """What a stack may set about one app Deployment (backend, relay, frontend)."""
 
-    image: str | None = Field(
+    image: PinnedImage | None = Field(
         default=None, description="Image, pinned; unset uses `appImage` (frontend: nginx)."
     )
     replicas: int = Field(
@@ -106,7 +106,7 @@ class PlatformArgs(SettingsModel):
     instance: str = Field(
         default="todo", description="Instance name: prefix of every object name and label."
     )
-    app_image: str = Field(
+    app_image: PinnedImage = Field(
         default="todo-evolution/todo-api:0.1.0",
         description="Image of the bundled service (API, migrations and relay), pinned.",
     )

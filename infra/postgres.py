@@ -13,6 +13,7 @@ import pulumi_kubernetes.core.v1 as core
 from pydantic import Field, field_validator
 
 from infra.component import child_options
+from infra.labels import PinnedImage
 from infra.probes import exec_probes, http_probes
 from infra.secrets import POSTGRES_PASSWORD_KEY
 from infra.security import scratch_volume
@@ -39,8 +40,10 @@ DATA_DIR = "/var/lib/postgresql/data"
 class PostgresSettings(DataServiceSettings):
     """What a stack may set about PostgreSQL."""
 
-    image: str = Field(default="postgres:16.9-alpine", description="PostgreSQL 16 image, pinned.")
-    exporter_image: str = Field(
+    image: PinnedImage = Field(
+        default="postgres:16.9-alpine", description="PostgreSQL 16 image, pinned."
+    )
+    exporter_image: PinnedImage = Field(
         default="quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
         description="Prometheus postgres_exporter sidecar image, pinned.",
     )

@@ -12,6 +12,7 @@ import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
 
 from infra.component import child_options
+from infra.labels import PinnedImage
 from infra.probes import exec_probes, http_probes
 from infra.secrets import REDIS_PASSWORD_KEY
 from infra.security import scratch_volume
@@ -59,8 +60,8 @@ _PING = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 pin
 class RedisSettings(DataServiceSettings):
     """What a stack may set about Redis."""
 
-    image: str = Field(default="redis:7.4.2-alpine", description="Redis 7 image, pinned.")
-    exporter_image: str = Field(
+    image: PinnedImage = Field(default="redis:7.4.2-alpine", description="Redis 7 image, pinned.")
+    exporter_image: PinnedImage = Field(
         default="oliver006/redis_exporter:v1.67.0",
         description="Prometheus redis_exporter sidecar image, pinned.",
     )

@@ -16,7 +16,7 @@ import pulumi_kubernetes.meta.v1 as meta
 from pydantic import Field, field_validator
 
 from infra.component import ComponentArgs, SettingsModel
-from infra.labels import image_version, selector_labels, standard_labels
+from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name, require_dns_label
 from infra.sizes import Size
 from infra.workload import object_meta, pod_template, scrape_annotations
@@ -39,19 +39,13 @@ class StorageSettings(SettingsModel):
 class DataServiceSettings(SettingsModel):
     """What every data service lets a stack set; each service gives its own defaults."""
 
-    image: str = Field(description="Server image, pinned.")
-    exporter_image: str = Field(description="Prometheus exporter image, pinned.")
+    image: PinnedImage = Field(description="Server image, pinned.")
+    exporter_image: PinnedImage = Field(description="Prometheus exporter image, pinned.")
     size: Size = Field(description="Resources of the server container.")
     exporter_size: Size = Field(default="nano", description="Resources of the exporter.")
     storage: StorageSettings = Field(
         default_factory=StorageSettings, description="Data volume per pod."
     )
-
-    @field_validator("image", "exporter_image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        image_version(value)
-        return value
 
 
 class DataServiceArgs(ComponentArgs):

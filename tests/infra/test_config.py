@@ -52,6 +52,9 @@ def test_overrides_merge_into_the_profile() -> None:
         ({"postgres": {"size": "huge"}}, r"todo-evolution:postgres\.size: .*'nano'.*'huge'"),
         ({"postgres": {"image": "postgres"}}, r"todo-evolution:postgres\.image: .*no tag"),
         ({"redis": {"image": "redis:latest"}}, r"todo-evolution:redis\.image: .*'latest'"),
+        ({"appImage": "todo-api"}, r"todo-evolution:appImage: .*no tag"),
+        ({"backend": {"image": "todo-api:latest"}}, r"todo-evolution:backend\.image: .*'latest'"),
+        ({"frontend": {"image": "nginx"}}, r"todo-evolution:frontend\.image: .*no tag"),
         ({"namespace": "Todo_App"}, r"namespace='Todo_App' is not a valid Kubernetes name"),
         ({"app": {"logLevel": "loud"}}, r"todo-evolution:app\.logLevel: .*'debug'"),
         (
