@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from infra.component import child_options
 from infra.labels import PinnedImage
-from infra.probes import exec_probes, http_probes
+from infra.probes import exec_probes
 from infra.secrets import POSTGRES_PASSWORD_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size
@@ -23,6 +23,7 @@ from infra.stateful import (
     DataServiceSettings,
     StatefulNames,
     StorageSettings,
+    metrics_sidecar,
     secret_env,
     single_instance,
     tcp_port,
@@ -108,12 +109,10 @@ class Postgres(pulumi.ComponentResource):
             ],
             probes=exec_probes(liveness=ready, readiness=ready, startup_seconds=180),
         )
-        exporter = container(
-            "metrics",
-            image=settings.exporter_image,
-            size=settings.exporter_size,
+        exporter = metrics_sidecar(
+            settings,
             uid=EXPORTER_UID,
-            ports=[core.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT)],
+            port=EXPORTER_PORT,
             env=[
                 core.EnvVarArgs(
                     name="DATA_SOURCE_URI",
@@ -124,7 +123,7 @@ class Postgres(pulumi.ComponentResource):
                     "DATA_SOURCE_PASS", secret_name=args.secret_name, key=POSTGRES_PASSWORD_KEY
                 ),
             ],
-            probes=http_probes(port="metrics", liveness_path="/", readiness_path="/"),
+            health_path="/",
         )
         spec = pod_spec(
             containers=[database, exporter],
@@ -140,7 +139,7 @@ class Postgres(pulumi.ComponentResource):
             namespace=args.namespace,
             spec=spec,
             storage=settings.storage,
-            ports=[tcp_port("postgres", POSTGRES_PORT), tcp_port("metrics", EXPORTER_PORT)],
+            server_port=tcp_port("postgres", POSTGRES_PORT),
             metrics_port=EXPORTER_PORT,
             opts=child,
         )

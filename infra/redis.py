@@ -13,7 +13,7 @@ from pydantic import Field
 
 from infra.component import child_options
 from infra.labels import PinnedImage
-from infra.probes import exec_probes, http_probes
+from infra.probes import exec_probes
 from infra.secrets import REDIS_PASSWORD_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size, resolve
@@ -22,6 +22,7 @@ from infra.stateful import (
     DataServiceSettings,
     StatefulNames,
     StorageSettings,
+    metrics_sidecar,
     secret_env,
     single_instance,
     tcp_port,
@@ -110,17 +111,15 @@ class Redis(pulumi.ComponentResource):
             ],
             probes=exec_probes(liveness=_PING, readiness=_PING, startup_seconds=60),
         )
-        exporter = container(
-            "metrics",
-            image=settings.exporter_image,
-            size=settings.exporter_size,
+        exporter = metrics_sidecar(
+            settings,
             uid=EXPORTER_UID,
-            ports=[core.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT)],
+            port=EXPORTER_PORT,
             env=[
                 core.EnvVarArgs(name="REDIS_ADDR", value=f"redis://127.0.0.1:{REDIS_PORT}"),
                 password,
             ],
-            probes=http_probes(port="metrics", liveness_path="/health", readiness_path="/health"),
+            health_path="/health",
         )
         spec = pod_spec(
             containers=[server, exporter],
@@ -134,7 +133,7 @@ class Redis(pulumi.ComponentResource):
             namespace=args.namespace,
             spec=spec,
             storage=settings.storage,
-            ports=[tcp_port("redis", REDIS_PORT), tcp_port("metrics", EXPORTER_PORT)],
+            server_port=tcp_port("redis", REDIS_PORT),
             metrics_port=EXPORTER_PORT,
             opts=child,
         )

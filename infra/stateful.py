@@ -18,8 +18,12 @@ from pydantic import Field, field_validator
 from infra.component import ComponentArgs, SettingsModel
 from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name, require_dns_label
+from infra.probes import http_probes
 from infra.sizes import Size
-from infra.workload import object_meta, pod_template, scrape_annotations
+from infra.workload import container, object_meta, pod_template, scrape_annotations
+
+METRICS_PORT_NAME = "metrics"
+"""The exporter sidecar's container, port and Service port name."""
 
 
 class StorageSettings(SettingsModel):
@@ -169,12 +173,13 @@ def single_instance(
     namespace: str,
     spec: core.PodSpecArgs,
     storage: StorageSettings,
-    ports: Sequence[core.ServicePortArgs],
+    server_port: core.ServicePortArgs,
     metrics_port: int,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """A one-pod StatefulSet with a ``data`` volume, scraped on ``metrics_port``, and its
-    headless and client Services."""
+    """A one-pod StatefulSet with a ``data`` volume, scraped on ``metrics_port`` (the
+    :func:`metrics_sidecar`'s), and its headless and client Services, which publish
+    ``server_port`` and the metrics port."""
     stateful_set(
         f"{resource_name}-statefulset",
         names=names,
@@ -186,7 +191,31 @@ def single_instance(
         claims=[volume_claim("data", storage)],
         opts=opts,
     )
+    ports = [server_port, tcp_port(METRICS_PORT_NAME, metrics_port)]
     services(resource_name, names=names, namespace=namespace, ports=ports, opts=opts)
+
+
+def metrics_sidecar(
+    settings: DataServiceSettings,
+    *,
+    uid: int,
+    port: int,
+    env: Sequence[core.EnvVarArgs],
+    health_path: str,
+) -> core.ContainerArgs:
+    """The Prometheus exporter beside a single-instance server: it reads the server over
+    loopback and serves ``port``, which :func:`single_instance` scrapes and publishes."""
+    return container(
+        METRICS_PORT_NAME,
+        image=settings.exporter_image,
+        size=settings.exporter_size,
+        uid=uid,
+        ports=[core.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=port)],
+        env=env,
+        probes=http_probes(
+            port=METRICS_PORT_NAME, liveness_path=health_path, readiness_path=health_path
+        ),
+    )
 
 
 def secret_env(name: str, *, secret_name: str, key: str) -> core.EnvVarArgs:
