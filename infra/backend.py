@@ -18,17 +18,14 @@ from infra.dapr.sidecar import sidecar_annotations
 from infra.deployment import (
     AppLabels,
     AppWorkloadArgs,
-    app_budget,
-    app_deployment,
-    cluster_service,
-    http_service_port,
-    spread_affinity,
+    app_workload,
+    http_service,
 )
 from infra.labels import PinnedImage
 from infra.probes import http_probes
 from infra.security import scratch_volume
 from infra.sizes import Size
-from infra.workload import container, pod_spec, scrape_annotations
+from infra.workload import container, scrape_annotations
 
 API_PORT = 8000
 """The port ``todo-api serve`` listens on; /healthz, /readyz and /metrics live there too."""
@@ -133,13 +130,6 @@ class Backend(pulumi.ComponentResource):
                 startup_seconds=args.startup_seconds,
             ),
         )
-        spec = pod_spec(
-            containers=[api],
-            init_containers=[wait, migrate],
-            service_account_name=args.service_account_name,
-            volumes=[scratch_volume("tmp")],
-            affinity=spread_affinity(args.spread, names.selector),
-        )
         annotations = {
             **scrape_annotations(API_PORT),
             **sidecar_annotations(
@@ -150,22 +140,17 @@ class Backend(pulumi.ComponentResource):
                 app_token_secret=args.dapr_app_token_secret,
             ),
         }
-        deployment = app_deployment(
-            f"{name}-deployment",
+        deployment = app_workload(
+            name,
             args=args,
             names=names,
-            pod_spec=spec,
+            containers=[api],
+            init_containers=[wait, migrate],
+            volumes=[scratch_volume("tmp")],
             pod_annotations=annotations,
             opts=child,
         )
-        service = cluster_service(
-            f"{name}-service",
-            args=args,
-            names=names,
-            ports=[http_service_port(SERVICE_PORT)],
-            opts=child,
-        )
-        app_budget(f"{name}-pdb", args=args, names=names, opts=child)
+        service = http_service(name, args=args, names=names, port=SERVICE_PORT, opts=child)
 
         self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
         self.service_name = service.metadata.apply(lambda m: m.name or "")

@@ -19,7 +19,6 @@ import pulumi
 import pulumi_kubernetes.apps.v1 as apps
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
-import pulumi_kubernetes.policy.v1 as policy
 from pydantic import Field, ValidationInfo, field_validator
 
 from infra.component import ComponentArgs
@@ -27,7 +26,7 @@ from infra.disruption import disruption_budget
 from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name, require_dns_label
 from infra.sizes import Size
-from infra.workload import anti_affinity, object_meta, pod_template
+from infra.workload import anti_affinity, object_meta, pod_spec, pod_template
 
 Spread = Literal["none", "preferred", "required"]
 
@@ -92,18 +91,29 @@ def spread_affinity(spread: Spread, selector: Mapping[str, str]) -> core.Affinit
     return anti_affinity(selector, required=spread == "required")
 
 
-def app_deployment(
-    resource_name: str,
+def app_workload(
+    name: str,
     *,
     args: AppWorkloadArgs,
     names: AppLabels,
-    pod_spec: core.PodSpecArgs,
+    containers: Sequence[core.ContainerArgs],
+    init_containers: Sequence[core.ContainerArgs] = (),
+    volumes: Sequence[core.VolumeArgs] = (),
     pod_annotations: Mapping[str, str] | None = None,
     opts: pulumi.ResourceOptions,
 ) -> apps.Deployment:
-    """The Deployment; ``pod_spec`` comes from :func:`infra.workload.pod_spec`."""
-    return apps.Deployment(
-        resource_name,
+    """The Deployment ``{name}-deployment`` of hardened pods running as the workload's account,
+    spread as ``args.spread`` asks, and its PodDisruptionBudget ``{name}-pdb`` when it runs more
+    than one replica."""
+    spec = pod_spec(
+        containers=containers,
+        init_containers=init_containers,
+        service_account_name=args.service_account_name,
+        volumes=volumes,
+        affinity=spread_affinity(args.spread, names.selector),
+    )
+    deployment = apps.Deployment(
+        f"{name}-deployment",
         metadata=names.metadata(args.namespace),
         spec=apps.DeploymentSpecArgs(
             replicas=None if args.autoscaled else args.replicas,
@@ -113,43 +123,40 @@ def app_deployment(
                 type="RollingUpdate",
                 rolling_update=apps.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
             ),
-            template=pod_template(labels=names.labels, spec=pod_spec, annotations=pod_annotations),
+            template=pod_template(labels=names.labels, spec=spec, annotations=pod_annotations),
         ),
         opts=opts,
     )
-
-
-def app_budget(
-    resource_name: str, *, args: AppWorkloadArgs, names: AppLabels, opts: pulumi.ResourceOptions
-) -> policy.PodDisruptionBudget | None:
-    """The workload's PodDisruptionBudget, when it runs more than one replica."""
-    return disruption_budget(
-        resource_name,
+    disruption_budget(
+        f"{name}-pdb",
         metadata=names.metadata(args.namespace),
         selector=names.selector,
         replicas=args.replicas,
         min_available=args.min_available,
         opts=opts,
     )
+    return deployment
 
 
-def cluster_service(
-    resource_name: str,
+def http_service(
+    name: str,
     *,
     args: AppWorkloadArgs,
     names: AppLabels,
-    ports: Sequence[core.ServicePortArgs],
+    port: int,
     opts: pulumi.ResourceOptions,
 ) -> core.Service:
-    """A ClusterIP Service named like the workload, selecting its pods."""
+    """The ClusterIP Service ``{name}-service``, named like the workload, forwarding ``port``
+    to its pods' container port named ``http``."""
     return core.Service(
-        resource_name,
+        f"{name}-service",
         metadata=names.metadata(args.namespace),
-        spec=core.ServiceSpecArgs(type="ClusterIP", selector=names.selector, ports=list(ports)),
+        spec=core.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=names.selector,
+            ports=[
+                core.ServicePortArgs(name="http", port=port, target_port="http", protocol="TCP")
+            ],
+        ),
         opts=opts,
     )
-
-
-def http_service_port(port: int, *, target: str = "http") -> core.ServicePortArgs:
-    """The Service port ``port`` forwarding to the container port named ``target``."""
-    return core.ServicePortArgs(name="http", port=port, target_port=target, protocol="TCP")

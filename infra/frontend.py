@@ -28,17 +28,14 @@ from infra.dapr.sidecar import sidecar_annotations
 from infra.deployment import (
     AppLabels,
     AppWorkloadArgs,
-    app_budget,
-    app_deployment,
-    cluster_service,
-    http_service_port,
-    spread_affinity,
+    app_workload,
+    http_service,
 )
 from infra.http_headers import SECURITY_HEADERS
 from infra.labels import PinnedImage
 from infra.probes import http_probes
 from infra.security import scratch_volume
-from infra.workload import container, pod_spec
+from infra.workload import container
 
 DEFAULT_IMAGE = "nginxinc/nginx-unprivileged:1.28.0-alpine"
 WEB_DIR = Path(__file__).resolve().parent.parent / "app" / "web"
@@ -217,28 +214,16 @@ class Frontend(pulumi.ComponentResource):
                 port="http", liveness_path=args.health_path, readiness_path=args.health_path
             ),
         )
-        spec = pod_spec(
-            containers=[server],
-            service_account_name=args.service_account_name,
-            volumes=volumes,
-            affinity=spread_affinity(args.spread, names.selector),
-        )
-        deployment = app_deployment(
-            f"{name}-deployment",
+        deployment = app_workload(
+            name,
             args=args,
             names=names,
-            pod_spec=spec,
+            containers=[server],
+            volumes=volumes,
             pod_annotations=annotations,
             opts=child,
         )
-        service = cluster_service(
-            f"{name}-service",
-            args=args,
-            names=names,
-            ports=[http_service_port(SERVICE_PORT)],
-            opts=child,
-        )
-        app_budget(f"{name}-pdb", args=args, names=names, opts=child)
+        service = http_service(name, args=args, names=names, port=SERVICE_PORT, opts=child)
 
         self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
         self.service_name = service.metadata.apply(lambda m: m.name or "")

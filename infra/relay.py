@@ -29,10 +29,10 @@ from pydantic import Field
 
 from infra.backend import APP_NAME, app_env
 from infra.component import child_options
-from infra.deployment import AppLabels, AppWorkloadArgs, app_budget, app_deployment, spread_affinity
+from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
 from infra.security import scratch_volume
-from infra.workload import container, pod_spec, scrape_annotations
+from infra.workload import container, scrape_annotations
 
 METRICS_PORT = 9102
 """Where ``todo-api relay`` serves /metrics (``TODO_METRICS_PORT``)."""
@@ -79,21 +79,15 @@ class Relay(pulumi.ComponentResource):
                 startup_seconds=args.startup_seconds,
             ),
         )
-        spec = pod_spec(
-            containers=[relay],
-            service_account_name=args.service_account_name,
-            volumes=[scratch_volume("tmp")],
-            affinity=spread_affinity(args.spread, names.selector),
-        )
-        deployment = app_deployment(
-            f"{name}-deployment",
+        deployment = app_workload(
+            name,
             args=args,
             names=names,
-            pod_spec=spec,
+            containers=[relay],
+            volumes=[scratch_volume("tmp")],
             pod_annotations=scrape_annotations(METRICS_PORT),
             opts=child,
         )
-        app_budget(f"{name}-pdb", args=args, names=names, opts=child)
 
         self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
         self.selector = names.selector
