@@ -74,6 +74,25 @@ def _assume_role(service: str) -> str:
     )
 
 
+def _service_role(
+    name: str, *, service: str, policies: Sequence[str], opts: pulumi.ResourceOptions
+) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """The role ``{name}-role`` that the AWS ``service`` assumes, with the AWS managed
+    ``policies`` attached as ``{name}-<policy>``.
+
+    The attachments are returned so that what runs under the role can depend on them: it is
+    created only once its policies are attached, and destroyed before they are detached.
+    """
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=_assume_role(service), opts=opts)
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{policy}", role=role.name, policy_arn=_MANAGED + policy, opts=opts
+        )
+        for policy in policies
+    ]
+    return role, attachments
+
+
 def _irsa_trust(provider_arn: str, issuer_url: str, subject: str) -> str:
     """Trust one Kubernetes service account, through the cluster's OIDC provider, and no other."""
     issuer = issuer_url.removeprefix("https://")
@@ -228,20 +247,9 @@ class EksCluster(pulumi.ComponentResource):
             private_subnets.append(private)
         private_ids = [subnet.id for subnet in private_subnets]
 
-        cluster_role = aws.iam.Role(
-            f"{name}-cluster-role",
-            assume_role_policy=_assume_role("eks.amazonaws.com"),
-            opts=child,
+        cluster_role, cluster_attachments = _service_role(
+            f"{name}-cluster", service="eks.amazonaws.com", policies=CLUSTER_POLICIES, opts=child
         )
-        cluster_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-{policy}",
-                role=cluster_role.name,
-                policy_arn=_MANAGED + policy,
-                opts=child,
-            )
-            for policy in CLUSTER_POLICIES
-        ]
         cluster = aws.eks.Cluster(
             f"{name}-eks",
             role_arn=cluster_role.arn,
@@ -279,20 +287,9 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        node_role = aws.iam.Role(
-            f"{name}-node-role",
-            assume_role_policy=_assume_role("ec2.amazonaws.com"),
-            opts=child,
+        node_role, node_attachments = _service_role(
+            f"{name}-node", service="ec2.amazonaws.com", policies=NODE_POLICIES, opts=child
         )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=_MANAGED + policy,
-                opts=child,
-            )
-            for policy in NODE_POLICIES
-        ]
         pool = settings.node_pool
         node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
