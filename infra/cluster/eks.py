@@ -11,7 +11,7 @@ import functools
 import ipaddress
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -72,6 +72,36 @@ def _assume_role(service: str) -> str:
             ],
         }
     )
+
+
+def _zone_subnet(
+    name: str,
+    *,
+    vpc: aws.ec2.Vpc,
+    cidr: str,
+    zone: pulumi.Input[str],
+    load_balancers: Literal["elb", "internal-elb"],
+    route_table: aws.ec2.RouteTable,
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.Subnet:
+    """A subnet of one zone, routed by ``route_table``; no instance in it gets a public address.
+
+    ``load_balancers`` is the tag by which the AWS load balancer integration picks the subnets
+    for internet-facing (``elb``) or internal (``internal-elb``) load balancers.
+    """
+    subnet = aws.ec2.Subnet(
+        name,
+        vpc_id=vpc.id,
+        cidr_block=cidr,
+        availability_zone=zone,
+        map_public_ip_on_launch=False,
+        tags={"Name": name, f"kubernetes.io/role/{load_balancers}": "1"},
+        opts=opts,
+    )
+    aws.ec2.RouteTableAssociation(
+        name, subnet_id=subnet.id, route_table_id=route_table.id, opts=opts
+    )
+    return subnet
 
 
 def _service_role(
@@ -192,19 +222,13 @@ class EksCluster(pulumi.ComponentResource):
         private_subnets: list[aws.ec2.Subnet] = []
         for index in range(ZONES):
             zone = zones.names.apply(functools.partial(_zone, index=index))
-            public = aws.ec2.Subnet(
+            public = _zone_subnet(
                 f"{name}-public-{index}",
-                vpc_id=vpc.id,
-                cidr_block=public_cidrs[index],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{index}", "kubernetes.io/role/elb": "1"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}",
-                subnet_id=public.id,
-                route_table_id=public_route_table.id,
+                vpc=vpc,
+                cidr=public_cidrs[index],
+                zone=zone,
+                load_balancers="elb",
+                route_table=public_route_table,
                 opts=child,
             )
             address = aws.ec2.Eip(
@@ -222,15 +246,6 @@ class EksCluster(pulumi.ComponentResource):
                     child, pulumi.ResourceOptions(depends_on=[gateway])
                 ),
             )
-            private = aws.ec2.Subnet(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                cidr_block=private_cidrs[index],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-private-{index}", "kubernetes.io/role/internal-elb": "1"},
-                opts=child,
-            )
             # One NAT gateway per zone: a zone outage does not cut the other zones' egress.
             private_route_table = aws.ec2.RouteTable(
                 f"{name}-private-{index}",
@@ -238,10 +253,13 @@ class EksCluster(pulumi.ComponentResource):
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            private = _zone_subnet(
                 f"{name}-private-{index}",
-                subnet_id=private.id,
-                route_table_id=private_route_table.id,
+                vpc=vpc,
+                cidr=private_cidrs[index],
+                zone=zone,
+                load_balancers="internal-elb",
+                route_table=private_route_table,
                 opts=child,
             )
             private_subnets.append(private)
