@@ -25,7 +25,7 @@ from tests.faults.observer import KafkaObserver
 BACKLOG = 4_000
 REPLAYED = 200
 # Small batches: many batch boundaries, so the kill lands inside one.
-SETTINGS = {"TODO_RELAY_BATCH_SIZE": "200", "TODO_RELAY_IDLE_SECONDS": "0.05"}
+SETTINGS = {"TODO_RELAY_BATCH_SIZE": "100", "TODO_RELAY_IDLE_SECONDS": "0.05"}
 
 
 def _kill_mid_batch(pipeline: Pipeline, observer: KafkaObserver, database_url: str) -> int:
