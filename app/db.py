@@ -28,8 +28,8 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(
         settings.database_url,
         pool_pre_ping=True,
-        pool_size=30,
-        max_overflow=10,
+        pool_size=10,
+        max_overflow=20,
         connect_args={"connect_timeout": settings.database_connect_timeout_seconds},
     )
 
