@@ -21,12 +21,11 @@ from infra.sizes import Size
 from infra.stateful import (
     DataServiceArgs,
     DataServiceSettings,
+    SingleInstance,
     StatefulNames,
     StorageSettings,
     metrics_sidecar,
     secret_env,
-    single_instance,
-    tcp_port,
 )
 from infra.workload import container, pod_spec
 
@@ -71,12 +70,8 @@ def postgres_names(instance: str, image: str) -> StatefulNames:
     return StatefulNames(instance=instance, app="postgresql", component="postgres", image=image)
 
 
-class Postgres(pulumi.ComponentResource):
+class Postgres(SingleInstance):
     """The database server; ``host``/``port`` are what the service's URL points at."""
-
-    host: str
-    port: int
-    selector: dict[str, str]
 
     def __init__(
         self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None
@@ -133,17 +128,14 @@ class Postgres(pulumi.ComponentResource):
             # A clean shutdown writes a checkpoint; being killed means crash recovery on start.
             termination_grace_period_seconds=60,
         )
-        single_instance(
+        self._single_instance(
             name,
             names=names,
             namespace=args.namespace,
             spec=spec,
             storage=settings.storage,
-            server_port=tcp_port("postgres", POSTGRES_PORT),
+            port_name="postgres",
+            port=POSTGRES_PORT,
             metrics_port=EXPORTER_PORT,
             opts=child,
         )
-        self.host = names.host(args.namespace)
-        self.selector = names.selector
-        self.port = POSTGRES_PORT
-        self.register_outputs({"host": self.host, "port": self.port})

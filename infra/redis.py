@@ -20,12 +20,11 @@ from infra.sizes import Size, resolve
 from infra.stateful import (
     DataServiceArgs,
     DataServiceSettings,
+    SingleInstance,
     StatefulNames,
     StorageSettings,
     metrics_sidecar,
     secret_env,
-    single_instance,
-    tcp_port,
 )
 from infra.workload import container, pod_spec
 
@@ -80,12 +79,8 @@ def redis_names(instance: str, image: str) -> StatefulNames:
     return StatefulNames(instance=instance, app="redis", component="redis", image=image)
 
 
-class Redis(pulumi.ComponentResource):
+class Redis(SingleInstance):
     """The cache server; ``host``/``port`` are what the service's Redis URL points at."""
-
-    host: str
-    port: int
-    selector: dict[str, str]
 
     def __init__(
         self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None
@@ -127,17 +122,14 @@ class Redis(pulumi.ComponentResource):
             volumes=[scratch_volume("run", size_limit="1Mi", memory=True)],
             uid=REDIS_UID,
         )
-        single_instance(
+        self._single_instance(
             name,
             names=names,
             namespace=args.namespace,
             spec=spec,
             storage=settings.storage,
-            server_port=tcp_port("redis", REDIS_PORT),
+            port_name="redis",
+            port=REDIS_PORT,
             metrics_port=EXPORTER_PORT,
             opts=child,
         )
-        self.host = names.host(args.namespace)
-        self.selector = names.selector
-        self.port = REDIS_PORT
-        self.register_outputs({"host": self.host, "port": self.port})

@@ -166,33 +166,46 @@ def stateful_set(
     )
 
 
-def single_instance(
-    resource_name: str,
-    *,
-    names: StatefulNames,
-    namespace: str,
-    spec: core.PodSpecArgs,
-    storage: StorageSettings,
-    server_port: core.ServicePortArgs,
-    metrics_port: int,
-    opts: pulumi.ResourceOptions,
-) -> None:
-    """A one-pod StatefulSet with a ``data`` volume, scraped on ``metrics_port`` (the
-    :func:`metrics_sidecar`'s), and its headless and client Services, which publish
-    ``server_port`` and the metrics port."""
-    stateful_set(
-        f"{resource_name}-statefulset",
-        names=names,
-        namespace=namespace,
-        replicas=1,
-        template=pod_template(
-            labels=names.labels, spec=spec, annotations=scrape_annotations(metrics_port)
-        ),
-        claims=[volume_claim("data", storage)],
-        opts=opts,
-    )
-    ports = [server_port, tcp_port(METRICS_PORT_NAME, metrics_port)]
-    services(resource_name, names=names, namespace=namespace, ports=ports, opts=opts)
+class SingleInstance(pulumi.ComponentResource):
+    """A data service of one pod (PostgreSQL, Redis); ``host``/``port`` are what clients use."""
+
+    host: str
+    port: int
+    selector: dict[str, str]
+
+    def _single_instance(
+        self,
+        name: str,
+        *,
+        names: StatefulNames,
+        namespace: str,
+        spec: core.PodSpecArgs,
+        storage: StorageSettings,
+        port_name: str,
+        port: int,
+        metrics_port: int,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The one-pod StatefulSet with a ``data`` volume, scraped on ``metrics_port`` (the
+        :func:`metrics_sidecar`'s), its headless and client Services publishing ``port`` and
+        the metrics port, then the outputs: the component's last step."""
+        stateful_set(
+            f"{name}-statefulset",
+            names=names,
+            namespace=namespace,
+            replicas=1,
+            template=pod_template(
+                labels=names.labels, spec=spec, annotations=scrape_annotations(metrics_port)
+            ),
+            claims=[volume_claim("data", storage)],
+            opts=opts,
+        )
+        ports = [tcp_port(port_name, port), tcp_port(METRICS_PORT_NAME, metrics_port)]
+        services(name, names=names, namespace=namespace, ports=ports, opts=opts)
+        self.host = names.host(namespace)
+        self.selector = names.selector
+        self.port = port
+        self.register_outputs({"host": self.host, "port": self.port})
 
 
 def metrics_sidecar(
@@ -204,7 +217,7 @@ def metrics_sidecar(
     health_path: str,
 ) -> core.ContainerArgs:
     """The Prometheus exporter beside a single-instance server: it reads the server over
-    loopback and serves ``port``, which :func:`single_instance` scrapes and publishes."""
+    loopback and serves ``port``, which :class:`SingleInstance` scrapes and publishes."""
     return container(
         METRICS_PORT_NAME,
         image=settings.exporter_image,
