@@ -13,6 +13,7 @@ import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Discriminator,
     Field,
     Tag,
@@ -67,6 +68,20 @@ def _disjoint(blocks: dict[str, str]) -> None:
                 raise ValueError(f"{name}={net} overlaps {other_name}={other}")
 
 
+def _camel_cidr(value: str, info: ValidationInfo) -> str:
+    return _cidr(value, to_camel(info.field_name or "cidr"))
+
+
+def _api_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    return _cidrs(values, "apiPublicCidrs")
+
+
+Cidr = Annotated[str, AfterValidator(_camel_cidr)]
+"""A CIDR block; a bad one fails naming the field as the stack file spells it."""
+ApiPublicCidrs = Annotated[tuple[str, ...], AfterValidator(_api_cidrs)]
+"""Who may reach a cluster's API server: CIDR blocks, checked one by one."""
+
+
 class NoCluster(SettingsModel):
     """Deploy onto a cluster that already exists: the ambient kube context or a kubeconfig."""
 
@@ -94,7 +109,7 @@ class EksSettings(SettingsModel):
         "profile, whose Kafka needs three nodes (required anti-affinity).",
     )
     vpc_cidr: str = Field(default="10.40.0.0/16", description="The VPC's address block.")
-    api_public_cidrs: tuple[str, ...] = Field(
+    api_public_cidrs: ApiPublicCidrs = Field(
         default=(),
         description="Who may reach the public API endpoint; empty keeps the endpoint private.",
     )
@@ -110,11 +125,6 @@ class EksSettings(SettingsModel):
         if ipaddress.ip_network(cidr).prefixlen > 20:
             raise ValueError(f"vpcCidr={value!r} is too small: use a /20 or larger")
         return cidr
-
-    @field_validator("api_public_cidrs")
-    @classmethod
-    def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _cidrs(values, "apiPublicCidrs")
 
 
 class GkeSettings(SettingsModel):
@@ -135,13 +145,13 @@ class GkeSettings(SettingsModel):
         default=NodePool(instance_type="e2-standard-4", min=1, max=3),
         description="Per zone: a regional pool spans three zones, so min=1 means three nodes.",
     )
-    subnet_cidr: str = Field(default="10.50.0.0/20", description="Primary range: the nodes.")
-    pods_cidr: str = Field(default="10.52.0.0/14", description="Secondary range for pods.")
-    services_cidr: str = Field(default="10.56.0.0/20", description="Secondary range for Services.")
-    master_cidr: str = Field(
+    subnet_cidr: Cidr = Field(default="10.50.0.0/20", description="Primary range: the nodes.")
+    pods_cidr: Cidr = Field(default="10.52.0.0/14", description="Secondary range for pods.")
+    services_cidr: Cidr = Field(default="10.56.0.0/20", description="Secondary range for Services.")
+    master_cidr: Cidr = Field(
         default="172.16.0.0/28", description="The /28 Google peers for the control plane."
     )
-    api_public_cidrs: tuple[str, ...] = Field(
+    api_public_cidrs: ApiPublicCidrs = Field(
         default=(),
         description="Who may reach the public API endpoint; empty keeps the endpoint private.",
     )
@@ -150,16 +160,6 @@ class GkeSettings(SettingsModel):
         default=True, description="GKE refuses to delete the cluster until this is turned off."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Labels on GCP resources.")
-
-    @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")
-    @classmethod
-    def _cidr_field(cls, value: str, info: ValidationInfo) -> str:
-        return _cidr(value, to_camel(info.field_name or "cidr"))
-
-    @field_validator("api_public_cidrs")
-    @classmethod
-    def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _cidrs(values, "apiPublicCidrs")
 
     @field_validator("labels")
     @classmethod
@@ -213,10 +213,10 @@ class AksSettings(SettingsModel):
         default="azure-overlay",
         description="Overlay gives pods a private range and spares VNet addresses.",
     )
-    pod_cidr: str = Field(default="10.244.0.0/16", description="Pod range (overlay only).")
-    service_cidr: str = Field(default="10.0.0.0/16", description="Service range.")
+    pod_cidr: Cidr = Field(default="10.244.0.0/16", description="Pod range (overlay only).")
+    service_cidr: Cidr = Field(default="10.0.0.0/16", description="Service range.")
     dns_service_ip: str = Field(default="10.0.0.10", description="In service_cidr.")
-    api_public_cidrs: tuple[str, ...] = Field(
+    api_public_cidrs: ApiPublicCidrs = Field(
         default=(),
         description="Who may reach the API server; empty makes a private cluster.",
     )
@@ -224,16 +224,6 @@ class AksSettings(SettingsModel):
         default="Standard", description="Standard carries the API server uptime SLA."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on Azure resources.")
-
-    @field_validator("pod_cidr", "service_cidr")
-    @classmethod
-    def _cidr_field(cls, value: str, info: ValidationInfo) -> str:
-        return _cidr(value, to_camel(info.field_name or "cidr"))
-
-    @field_validator("api_public_cidrs")
-    @classmethod
-    def _public(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return _cidrs(values, "apiPublicCidrs")
 
     @model_validator(mode="after")
     def _ranges(self) -> AksSettings:
