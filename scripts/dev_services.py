@@ -736,13 +736,15 @@ class Kafka(Service):
 
 
 def all_services(places: Places) -> dict[str, Service]:
+    # Defaults sit below Linux's ephemeral range (32768-60999), so an outgoing connection that
+    # happens to hold the port on its client side cannot make a fixed port look taken.
     return {
-        "postgres": Postgres(places, _port("TODO_PG_PORT", 55432)),
-        "redis": Redis(places, _port("TODO_REDIS_PORT", 56379)),
+        "postgres": Postgres(places, _port("TODO_PG_PORT", 25432)),
+        "redis": Redis(places, _port("TODO_REDIS_PORT", 26379)),
         "kafka": Kafka(
             places,
-            _port("TODO_KAFKA_PORT", 59092),
-            _port("TODO_KAFKA_CONTROLLER_PORT", 59093),
+            _port("TODO_KAFKA_PORT", 29092),
+            _port("TODO_KAFKA_CONTROLLER_PORT", 29093),
         ),
     }
 
