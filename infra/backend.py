@@ -18,8 +18,8 @@ from infra.dapr.sidecar import sidecar_annotations
 from infra.deployment import (
     AppLabels,
     AppWorkloadArgs,
+    ServedApp,
     app_workload,
-    http_service,
 )
 from infra.labels import PinnedImage
 from infra.probes import http_probes
@@ -75,11 +75,8 @@ class BackendArgs(AppWorkloadArgs):
     )
 
 
-class Backend(pulumi.ComponentResource):
+class Backend(ServedApp):
     """The API Deployment, its Service and (with more than one replica) its PDB."""
-
-    deployment_name: pulumi.Output[str]
-    service_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
@@ -150,11 +147,11 @@ class Backend(pulumi.ComponentResource):
             pod_annotations=annotations,
             opts=child,
         )
-        service = http_service(name, args=args, names=names, port=SERVICE_PORT, opts=child)
-
-        self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
-        self.service_name = service.metadata.apply(lambda m: m.name or "")
-        self.selector = names.selector
-        self.register_outputs(
-            {"deployment_name": self.deployment_name, "service_name": self.service_name}
+        self._serve(
+            name,
+            args=args,
+            names=names,
+            deployment=deployment,
+            service_port=SERVICE_PORT,
+            opts=child,
         )

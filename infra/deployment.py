@@ -138,25 +138,44 @@ def app_workload(
     return deployment
 
 
-def http_service(
-    name: str,
-    *,
-    args: AppWorkloadArgs,
-    names: AppLabels,
-    port: int,
-    opts: pulumi.ResourceOptions,
-) -> core.Service:
-    """The ClusterIP Service ``{name}-service``, named like the workload, forwarding ``port``
-    to its pods' container port named ``http``."""
-    return core.Service(
-        f"{name}-service",
-        metadata=names.metadata(args.namespace),
-        spec=core.ServiceSpecArgs(
-            type="ClusterIP",
-            selector=names.selector,
-            ports=[
-                core.ServicePortArgs(name="http", port=port, target_port="http", protocol="TCP")
-            ],
-        ),
-        opts=opts,
-    )
+class ServedApp(pulumi.ComponentResource):
+    """An app Deployment behind a ClusterIP Service (the API, the frontend); the Deployment's
+    and the Service's names are its outputs."""
+
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    selector: dict[str, str]
+
+    def _serve(
+        self,
+        name: str,
+        *,
+        args: AppWorkloadArgs,
+        names: AppLabels,
+        deployment: apps.Deployment,
+        service_port: int,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The Service ``{name}-service`` in front of ``deployment`` (from :func:`app_workload`),
+        named like it, forwarding ``service_port`` to its pods' container port named ``http``;
+        then the outputs: the component's last step."""
+        service = core.Service(
+            f"{name}-service",
+            metadata=names.metadata(args.namespace),
+            spec=core.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=names.selector,
+                ports=[
+                    core.ServicePortArgs(
+                        name="http", port=service_port, target_port="http", protocol="TCP"
+                    )
+                ],
+            ),
+            opts=opts,
+        )
+        self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
+        self.service_name = service.metadata.apply(lambda m: m.name or "")
+        self.selector = names.selector
+        self.register_outputs(
+            {"deployment_name": self.deployment_name, "service_name": self.service_name}
+        )

@@ -28,8 +28,8 @@ from infra.dapr.sidecar import sidecar_annotations
 from infra.deployment import (
     AppLabels,
     AppWorkloadArgs,
+    ServedApp,
     app_workload,
-    http_service,
 )
 from infra.http_headers import SECURITY_HEADERS
 from infra.labels import PinnedImage
@@ -147,11 +147,8 @@ class FrontendArgs(AppWorkloadArgs):
         return value
 
 
-class Frontend(pulumi.ComponentResource):
+class Frontend(ServedApp):
     """The frontend Deployment, its Service, its ConfigMaps and (when replicated) its PDB."""
-
-    deployment_name: pulumi.Output[str]
-    service_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: FrontendArgs, opts: pulumi.ResourceOptions | None = None
@@ -223,11 +220,11 @@ class Frontend(pulumi.ComponentResource):
             pod_annotations=annotations,
             opts=child,
         )
-        service = http_service(name, args=args, names=names, port=SERVICE_PORT, opts=child)
-
-        self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
-        self.service_name = service.metadata.apply(lambda m: m.name or "")
-        self.selector = names.selector
-        self.register_outputs(
-            {"deployment_name": self.deployment_name, "service_name": self.service_name}
+        self._serve(
+            name,
+            args=args,
+            names=names,
+            deployment=deployment,
+            service_port=SERVICE_PORT,
+            opts=child,
         )
