@@ -466,6 +466,11 @@ class Postgres(Service):
                 )
                 if admin.execute(exists, (name,)).fetchone() is None:
                     admin.execute(create)
+            # Tests drop their databases WITH (FORCE), which must also end an autovacuum worker
+            # that happens to be in one; such a process has no role, so only pg_signal_backend
+            # may signal it (seen: "must be a member of the role whose process is being
+            # terminated or member of pg_signal_backend"). Granting again is a no-op.
+            admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(DB_USER)))
         # What the application will do: TCP, password, the todo database.
         tcp_url = self.env_lines()["TODO_DATABASE_URL"].replace("+psycopg", "", 1)
         try:
