@@ -16,6 +16,7 @@ from stacks.config import StackConfigError
 from stacks.profiles import PROFILE_NAMES
 from stacks.reference import reference, write
 from stacks.render import render_stack, write_manifests
+from stacks.summary import summary
 
 EXIT_CONFIG_ERROR = 2
 
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"rendered {len(manifests)} objects of stack {args.stack!r} into {args.out} "
         f"(kubectl apply -f {paths[-1]})"
     )
+    print(summary(manifests))
     return 0
 
 

@@ -202,3 +202,17 @@ def test_stack_files_are_read_as_the_engine_passes_them(tmp_path: Path) -> None:
     filled, secrets = with_placeholders(settings, secret_keys)
     assert secrets == set(PLACEHOLDERS)
     assert filled["jwtSecret"] == PLACEHOLDERS["jwtSecret"]
+
+
+def test_render_prints_kinds_and_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", "--stack", "dev", "--out", str(tmp_path / "dev")]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^objects: .*Deployment 4, .*StatefulSet 3", printed, re.MULTILINE)
+    cpu, memory = (
+        int(n)
+        for n in re.findall(r"requests at minimum replicas .*: (\d+)m CPU, (\d+)Mi", printed)[0]
+    )
+    assert 0 < cpu <= 1500
+    assert 0 < memory <= 3 * 1024

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from stacks.render import Rendered
+from stacks.summary import min_replicas, total_requests
 from tests.infra.manifests import (
     STACKS,
     Manifest,
@@ -18,8 +19,6 @@ from tests.infra.manifests import (
     named,
     of_kind,
     pod_spec,
-    replicas,
-    total_requests,
     workloads,
 )
 
@@ -94,9 +93,9 @@ def test_replicas_and_log_level_per_profile(
     log_level: str,
 ) -> None:
     objects = manifests(stacks, stack)
-    assert replicas(named(objects, "Deployment", "todo-frontend"), objects) == frontend
-    assert replicas(named(objects, "Deployment", "todo-backend"), objects) == backend
-    assert replicas(named(objects, "StatefulSet", "todo-kafka"), objects) == kafka
+    assert min_replicas(named(objects, "Deployment", "todo-frontend"), objects) == frontend
+    assert min_replicas(named(objects, "Deployment", "todo-backend"), objects) == backend
+    assert min_replicas(named(objects, "StatefulSet", "todo-kafka"), objects) == kafka
     settings = named(objects, "ConfigMap", "todo-settings")["data"]
     assert settings["TODO_LOG_LEVEL"] == log_level
 
@@ -225,7 +224,7 @@ def test_every_multi_replica_workload_has_a_disruption_budget(
     objects = manifests(stacks, stack)
     budgets = of_kind(objects, "PodDisruptionBudget")
     for workload in workloads(objects):
-        count = replicas(workload, objects)
+        count = min_replicas(workload, objects)
         pod_labels = workload["spec"]["template"]["metadata"]["labels"]
         matching = [
             b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
