@@ -22,6 +22,7 @@ from app.db import make_engine, make_sessions
 from app.events import outbox
 from app.events.handler import StatsHandler
 from app.events.relay import KafkaPublisher, Relay
+from app.events.wakeup import OutboxWakeup
 from app.metrics import Metrics
 from app.ratelimit import LoginLimiter
 
@@ -98,6 +99,15 @@ class Runtime:
             batch_size=self.settings.relay_batch_size,
             idle_seconds=self.settings.relay_idle_seconds,
             max_backoff_seconds=self.settings.relay_max_backoff_seconds,
+            wakeup=None if self.settings.is_sqlite else self._wakeup(),
+        )
+
+    def _wakeup(self) -> OutboxWakeup:
+        """The relay's LISTEN connection, to the same database as the engine (PostgreSQL)."""
+        conninfo = self.engine.url.set(drivername="postgresql")
+        return OutboxWakeup(
+            conninfo.render_as_string(hide_password=False),
+            connect_timeout=self.settings.database_connect_timeout_seconds,
         )
 
     def backlog(self) -> int:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -16,11 +20,14 @@ from app.core.config import Settings
 from app.events import outbox
 from app.events.outbox import PendingEvent, waves
 from app.events.relay import KafkaPublisher, Relay
+from app.events.wakeup import CHANNEL, OutboxWakeup
 from app.main import create_app
 from app.metrics import Metrics
 from app.models import OutboxEvent, User
+from app.runtime import Runtime
 from app.schemas import TaskCreate, TaskUpdate
 from app.services.tasks import TaskService
+from tests.app.conftest import make_settings
 from tests.app.helpers import create_task, dead_port, read_events, register, value
 
 
@@ -246,3 +253,90 @@ def test_serve_can_run_the_relay_in_process(
         messages = read_events(kafka_bootstrap, topic_prefix, 1)
     assert [value(m)["subject"] for m in messages] == [task["id"]]
     assert [m.topic() for m in messages] == [f"{topic_prefix}task.created"]
+
+
+def _relay_on_postgres(
+    new_postgres: Callable[..., str], kafka_bootstrap: str, topic_prefix: str, **overrides: Any
+) -> Runtime:
+    settings = make_settings(
+        new_postgres(),
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=topic_prefix,
+        **overrides,
+    )
+    return Runtime.open(settings, Metrics())
+
+
+def _seconds_to_publish(runtime: Runtime, relay: Relay) -> float:
+    """Runs the relay loop, commits one event once it idles, and times its publication."""
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,))
+    thread.start()
+    try:
+        stop.wait(1.0)  # the first poll found nothing: the relay now pauses for the idle time
+        make_events(runtime.sessions, tasks=1, updates=0)
+        committed = time.monotonic()
+        while pending(runtime.sessions) and time.monotonic() - committed < 30:
+            stop.wait(0.01)
+        return time.monotonic() - committed
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        runtime.close()
+
+
+def test_a_commit_wakes_the_idle_relay_instead_of_its_next_poll(
+    new_postgres: Callable[..., str], kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    runtime = _relay_on_postgres(
+        new_postgres, kafka_bootstrap, topic_prefix, relay_idle_seconds=10.0
+    )
+    relay = runtime.relay()
+    assert relay is not None
+    assert _seconds_to_publish(runtime, relay) < 3.0, "published at the poll, not at the commit"
+
+
+def test_without_its_wake_up_connection_the_relay_still_polls(
+    new_postgres: Callable[..., str], kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    runtime = _relay_on_postgres(new_postgres, kafka_bootstrap, topic_prefix)
+    publisher = KafkaPublisher(
+        kafka_bootstrap, topic_prefix=topic_prefix, message_timeout_ms=30_000
+    )
+    unreachable = OutboxWakeup(f"postgresql://todo@127.0.0.1:{dead_port()}/todo", connect_timeout=1)
+    relay = Relay(
+        runtime.sessions,
+        publisher,
+        runtime.metrics,
+        batch_size=100,
+        idle_seconds=0.2,
+        max_backoff_seconds=0.5,
+        wakeup=unreachable,
+    )
+    assert _seconds_to_publish(runtime, relay) < 5.0
+
+
+INSERT_EVENT = (
+    "INSERT INTO outbox (event_id, topic, task_id, payload, created_at)"
+    " VALUES (gen_random_uuid(), 'task.created', gen_random_uuid(), '{}', now())"
+)
+
+
+def test_the_outbox_notifies_at_commit_and_never_for_a_rollback(
+    new_postgres: Callable[..., str],
+) -> None:
+    libpq = new_postgres().replace("postgresql+psycopg://", "postgresql://", 1)
+    with (
+        psycopg.connect(libpq, autocommit=True) as listener,
+        psycopg.connect(libpq) as writer,
+    ):
+        listener.execute(f"LISTEN {CHANNEL}")
+        writer.execute(INSERT_EVENT)
+        assert list(listener.notifies(timeout=0.5)) == [], "notified before the commit"
+        writer.rollback()
+        assert list(listener.notifies(timeout=0.5)) == [], "notified for a rollback"
+        writer.execute(INSERT_EVENT)
+        writer.execute(INSERT_EVENT)
+        writer.commit()
+        notified = list(listener.notifies(timeout=1.0))
+    assert [n.channel for n in notified] == [CHANNEL], "one notification per transaction"
