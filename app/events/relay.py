@@ -16,7 +16,8 @@ exponentially, checking the broker before it claims (and locks) rows again. Noth
 
 Between batches the relay waits for the outbox's commit notification (PostgreSQL,
 ``app.events.wakeup``) or its poll pause, whichever comes first: measured at 200 writes/s,
-commit-to-published p50 went from 11-13 ms (polling every 10 ms) to 3-5 ms.
+commit-to-published p50 went from 11-13 ms (polling every 10 ms) to 3-5 ms. The price is
+more, smaller batches: the relay used 4.6-6.0 CPU seconds instead of 3.2-3.3 per 4,000 writes.
 """
 
 from __future__ import annotations
