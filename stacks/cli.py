@@ -76,11 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
     manifests = rendered.manifests()
     paths = write_manifests(manifests, args.out)
+    # One write, so a reader that stops after the first line (`| head -1`) breaks no pipe.
     print(
         f"rendered {len(manifests)} objects of stack {args.stack!r} into {args.out} "
-        f"(kubectl apply -f {paths[-1]})"
+        f"(kubectl apply -f {paths[-1]})\n{summary(manifests)}"
     )
-    print(summary(manifests))
     return 0
 
 
