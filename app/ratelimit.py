@@ -1,7 +1,8 @@
 """Login throttling: failed attempts per username and per client IP, in fixed windows.
 
 Counters live in Redis when there is one, so every replica sees the same count; without Redis,
-or while it is away, each process counts alone (weaker, but logins keep working).
+or while the shared breaker keeps callers off it, each process counts alone (weaker, but logins
+keep working, and a dead Redis costs a login no more than it costs a read).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis, RedisError
+from redis import Redis
+
+from app.breaker import Breaker
 
 
 class LoginLimiter:
     def __init__(
         self,
         client: Redis | None,
+        breaker: Breaker,
         *,
         prefix: str,
         max_failures: int,
@@ -25,6 +29,7 @@ class LoginLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        self._breaker = breaker
         self._prefix = prefix
         self._limits = (max_failures, max_failures_per_ip)
         self._window = window_seconds
@@ -51,25 +56,35 @@ class LoginLimiter:
         )
 
     def _count(self, key: str) -> int:
-        if self._client is not None:
-            try:
-                value = self._client.get(key)
-                return int(value) if value is not None else 0
-            except RedisError:
-                pass
+        client = self._client
+        if client is None:
+            return self._local_count(key)
+
+        def shared() -> int:
+            value = client.get(key)
+            return int(value) if value is not None else 0
+
+        return self._breaker.call(shared, lambda: self._local_count(key))
+
+    def _local_count(self, key: str) -> int:
         with self._lock:
             return self._local.get(key, 0)
 
     def _increment(self, key: str) -> None:
-        if self._client is not None:
-            try:
-                with self._client.pipeline(transaction=True) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, self._window)
-                    pipe.execute()
-                return
-            except RedisError:
-                pass
+        client = self._client
+        if client is None:
+            self._local_increment(key)
+            return
+
+        def shared() -> None:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, self._window)
+                pipe.execute()
+
+        self._breaker.call(shared, lambda: self._local_increment(key))
+
+    def _local_increment(self, key: str) -> None:
         with self._lock:
             window = key.rsplit(":", 1)[1]
             # Drop counters of past windows so the in-process map cannot grow without bound.

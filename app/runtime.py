@@ -10,11 +10,15 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from redis import Redis
+from redis import Redis, RedisError
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
+from app.breaker import Breaker
 from app.cache import TaskCache
 from app.core.config import Settings
 from app.core.security import Passwords, Tokens
@@ -27,6 +31,28 @@ from app.metrics import Metrics
 from app.ratelimit import LoginLimiter
 
 log = logging.getLogger(__name__)
+
+# How long every caller leaves Redis alone after a failure (app.breaker).
+REDIS_RETRY_AFTER_SECONDS = 2.0
+
+
+def _redis_client(url: str | None, timeout_seconds: float) -> Redis | None:
+    """A client whose every call costs at most one timeout.
+
+    redis-py's default retries a failed call ten times with backoff, which turned one Redis
+    outage into seconds-long requests. A call here is tried once more only after a connection
+    error, at once: that is a pooled connection the server closed (a Redis restart), and a fresh
+    one answers. A timeout is never retried: the breaker, not the client, decides when to try
+    a Redis that hangs again.
+    """
+    if not url:
+        return None
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    )
 
 
 @dataclass
@@ -49,14 +75,9 @@ class Runtime:
             # The embedded default has no init container: bring the schema up to date here.
             migrate.upgrade(engine)
         sessions = make_sessions(engine)
-        redis = (
-            Redis.from_url(
-                settings.redis_url,
-                socket_timeout=settings.redis_timeout_seconds,
-                socket_connect_timeout=settings.redis_timeout_seconds,
-            )
-            if settings.redis_url
-            else None
+        redis = _redis_client(settings.redis_url, settings.redis_timeout_seconds)
+        redis_breaker = Breaker(
+            "redis", REDIS_RETRY_AFTER_SECONDS, (RedisError,), on_error=metrics.cache_errors.inc
         )
         return cls(
             settings=settings,
@@ -66,12 +87,13 @@ class Runtime:
             redis=redis,
             cache=TaskCache(
                 redis,
+                redis_breaker,
                 prefix=settings.redis_key_prefix,
                 ttl_seconds=settings.cache_ttl_seconds,
-                on_error=metrics.cache_errors.inc,
             ),
             login_limiter=LoginLimiter(
                 redis,
+                redis_breaker,
                 prefix=settings.redis_key_prefix,
                 max_failures=settings.login_max_failures,
                 max_failures_per_ip=settings.login_max_failures_per_ip,

@@ -8,6 +8,7 @@ quietly lowering the offered rate (the "coordinated omission" trap of closed-loo
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections import Counter
@@ -41,14 +42,24 @@ def register_user(base_url: str, prefix: str = "bench") -> User:
     return User(username, {"Authorization": f"Bearer {created.json()['access_token']}"})
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One answered write: when it was due, when its answer came, its status and latency."""
+
+    due: float
+    at: float
+    status: int
+    latency_s: float
+
+
 @dataclass
 class WriteLog:
     """What the load did: each answered write's latency and status, and the tasks it touched."""
 
     latencies_s: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
-    # (perf_counter when the answer came, status) of every answered write, in answer order.
-    answers: list[tuple[float, int]] = field(default_factory=list)
+    # Every answered write, in answer order (perf_counter instants).
+    answers: list[Answer] = field(default_factory=list)
     transport_errors: int = 0
     transport_failures: list[str] = field(default_factory=list)
     # task id -> the kinds of the events the API's accepted writes emit, in the order it
@@ -57,14 +68,18 @@ class WriteLog:
     started: float = 0.0
     finished: float = 0.0
 
-    def record(self, status: int, latency_s: float) -> None:
+    def record(self, status: int, latency_s: float, due: float) -> None:
         self.statuses[status] += 1
         self.latencies_s.append(latency_s)
-        self.answers.append((time.perf_counter(), status))
+        self.answers.append(Answer(due, time.perf_counter(), status, latency_s))
 
-    def statuses_between(self, start: float, end: float) -> Counter[int]:
+    def answered_between(self, start: float, end: float = math.inf) -> list[Answer]:
+        """The writes answered between two perf_counter instants."""
+        return [answer for answer in self.answers if start <= answer.at <= end]
+
+    def statuses_between(self, start: float, end: float = math.inf) -> Counter[int]:
         """Statuses of the writes answered between two perf_counter instants."""
-        return Counter(status for at, status in self.answers if start <= at <= end)
+        return Counter(answer.status for answer in self.answered_between(start, end))
 
     @property
     def sent(self) -> int:
@@ -125,7 +140,7 @@ class TaskWriter:
     ) -> None:
         body = {"title": f"bench task {i}", "priority": "high", "tags": ["bench"]}
         response = await client.request("POST", TASKS, body, user.headers)
-        log.record(response.status_code, time.perf_counter() - due)
+        log.record(response.status_code, time.perf_counter() - due, due)
         if response.status_code == 201:
             task_id = str(response.json()["id"])
             owned.append(task_id)
@@ -152,7 +167,7 @@ class TaskWriter:
             else:
                 body = {"description": f"revision {i}"}
                 response = await client.request("PATCH", f"{TASKS}/{task_id}", body, user.headers)
-            log.record(response.status_code, time.perf_counter() - start)
+            log.record(response.status_code, time.perf_counter() - start, due)
             if response.status_code != 200:
                 return
             # Completing a completed task is a no-op that emits no event (API contract).
@@ -164,17 +179,30 @@ class TaskWriter:
 
 
 async def steady_writes(
-    base_url: str, writer: TaskWriter, rate: float, count: int, max_in_flight: int = 64
+    base_url: str,
+    writer: TaskWriter,
+    rate: float,
+    count: int,
+    max_in_flight: int = 64,
+    *,
+    log: WriteLog | None = None,
+    stop: asyncio.Event | None = None,
 ) -> WriteLog:
-    """Send `count` writes at `rate` per second, open loop, and wait for every answer."""
+    """Send `count` writes at `rate` per second, open loop, and wait for every answer.
+
+    With `stop`, sending ends early once it is set; `log` lets the caller watch the answers
+    while they come (the fault scenarios hold a fault until enough of them did).
+    """
     if rate <= 0 or count <= 0:
         raise ValueError(f"rate and count must be positive, got rate={rate} count={count}")
-    log = WriteLog()
+    log = log if log is not None else WriteLog()
     client = HttpPool(base_url, size=max_in_flight)
     try:
         pending: set[asyncio.Task[None]] = set()
         log.started = time.perf_counter()
         for i in range(count):
+            if stop is not None and stop.is_set():
+                break
             due = log.started + i / rate
             delay = due - time.perf_counter()
             if delay > 0:

@@ -130,6 +130,13 @@ class ServerSet:
         if _alive(pid):
             raise RuntimeError(f"{name} (pid {pid}) survived SIGKILL for 30s")
 
+    def freeze(self, name: str) -> None:
+        """SIGSTOP the server: it keeps its port and accepts connections, and answers nothing."""
+        os.kill(self.pid(name), signal.SIGSTOP)
+
+    def thaw(self, name: str) -> None:
+        os.kill(self.pid(name), signal.SIGCONT)
+
     def remove(self) -> None:
         """Stop every server of a private set and delete its state."""
         if self.state_dir is None:

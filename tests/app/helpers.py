@@ -70,21 +70,25 @@ def value(message: Any) -> dict[str, Any]:
 
 
 class TcpProxy:
-    """Forwards a loopback port to a server, and can cut it: a server that goes away and back."""
+    """Forwards a loopback port to a server, and takes the server away the three ways one goes.
+
+    ``cut``: refused connections (a stopped server). ``hang``: connections are accepted and
+    requests swallowed, nothing ever answers (a SIGSTOPped or wedged server). ``blackhole``: new
+    connections never complete and open ones go silent (an unreachable host): the listener's
+    one-slot accept queue is kept full, so the kernel drops further handshakes.
+    """
 
     def __init__(self, target_port: int) -> None:
         self._target = ("127.0.0.1", target_port)
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._silent = False
         self.port = 0
 
     def start(self) -> int:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        self.port = listener.getsockname()[1]
-        self._track(listener)
+        self.cut()
+        self._silent = False
+        listener = self._listen(backlog=128)
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self.port
 
@@ -96,6 +100,30 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def hang(self) -> None:
+        self._silent = True
+
+    def blackhole(self) -> None:
+        self._silent = True
+        with self._lock:
+            listeners = [s for s in self._sockets if s.getsockname()[1] == self.port]
+            self._sockets = [s for s in self._sockets if s not in listeners]
+        for listener in listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+            listener.close()
+        self._listen(backlog=0)
+        self._track(socket.create_connection(("127.0.0.1", self.port)))
+
+    def _listen(self, backlog: int) -> socket.socket:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(backlog)
+        self.port = listener.getsockname()[1]
+        self._track(listener)
+        return listener
+
     def _track(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
@@ -104,18 +132,20 @@ class TcpProxy:
         while True:
             try:
                 client, _ = listener.accept()
+                self._track(client)
+                if self._silent:
+                    continue
                 upstream = socket.create_connection(self._target)
             except OSError:
                 return
-            self._track(client)
             self._track(upstream)
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self._silent:
+                    sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_RDWR)

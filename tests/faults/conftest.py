@@ -13,13 +13,12 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bench.database import recreate_database
-from bench.processes import ServiceEnv, migrate
+from bench.faults import fresh_env
+from bench.processes import ServiceEnv
 from bench.servers import ServerSet
 
 
@@ -41,13 +40,9 @@ def fault_servers() -> Iterator[ServerSet]:
 @pytest.fixture
 def fault_env(fault_servers: ServerSet, request: pytest.FixtureRequest) -> ServiceEnv:
     """The private servers, with a fresh database named after the test, at the latest schema."""
-    # Every server must be up: a previous test's restore may have failed.
-    fault_servers.start()
-    base = fault_servers.env()
-    name = "fault_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
-    env = replace(base, database_url=recreate_database(base.database_url, name))
-    migrate(env)
-    return env
+    return fresh_env(
+        fault_servers, "fault_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    )
 
 
 @pytest.fixture
