@@ -59,6 +59,7 @@ from infra.secrets import (
     secret_name,
 )
 from infra.sizes import Size
+from infra.workload import ZoneSpread
 
 WORKLOADS: tuple[str, ...] = (
     "backend",
@@ -85,6 +86,11 @@ class WorkloadSettings(SettingsModel):
     size: Size = Field(default="small", description="Resource preset or explicit numbers.")
     spread: Spread = Field(
         default="preferred", description="Anti-affinity over nodes: none, preferred, required."
+    )
+    zones: ZoneSpread = Field(
+        default="none",
+        description="Spread over availability zones: none, preferred, required (prod: "
+        "preferred for the backend and frontend).",
     )
     min_available: int | None = Field(
         default=None, ge=1, description="PDB minAvailable; default all replicas but one."

@@ -157,3 +157,22 @@ def test_rendered_dapr_objects_keep_top_level_scopes(stacks, stack):
     assert len(scoped) == 7
     for manifest in scoped:
         assert manifest["scopes"] == ["todo-api"], manifest["metadata"]["name"]
+
+
+def test_prod_spreads_web_tier_and_brokers_over_zones(stacks):
+    prod = stacks["prod"]
+    spread = [
+        *(_objects(prod, "Deployment")[name] for name in ("todo-backend", "todo-frontend")),
+        _objects(prod, "StatefulSet")["todo-kafka"],
+    ]
+    for owner in spread:
+        (constraint,) = owner["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert constraint["topologyKey"] == "topology.kubernetes.io/zone"
+        assert (
+            constraint["labelSelector"]["matchLabels"] == owner["spec"]["selector"]["matchLabels"]
+        )
+
+
+def test_staging_web_tier_is_not_zone_spread(stacks):
+    backend = _objects(stacks["staging"], "Deployment")["todo-backend"]
+    assert "topologySpreadConstraints" not in backend["spec"]["template"]["spec"]
