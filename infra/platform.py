@@ -42,6 +42,7 @@ from infra.network_policies import (
     NetworkPoliciesArgs,
     NetworkPolicySettings,
     Pods,
+    ingress_peers,
     with_dapr_metrics,
 )
 from infra.postgres import EXPORTER_PORT as POSTGRES_EXPORTER_PORT
@@ -180,6 +181,8 @@ class PlatformArgs(SettingsModel):
                         "the autoscaler may scale down to that many pods"
                     )
         check_for_cloud(self.addons, self.cluster.provider, self.ingress.class_name)
+        if self.network_policies.enabled:
+            ingress_peers(self.network_policies, self.ingress.class_name)
         return self
 
 
@@ -502,6 +505,8 @@ def _network_policies_args(
         namespace=args.namespace,
         instance=instance,
         settings=args.network_policies,
+        ingress_class=args.ingress.class_name,
+        acme_http01=args.ingress.enabled and args.ingress.tls,
         public=(web, api),
         data_services={
             "postgres": DataService(

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from infra.network_policies import ACME_SOLVER_SELECTOR
 from stacks.render import Rendered, plain
-from tests.infra.manifests import WORKLOAD_KINDS
+from tests.infra.manifests import WORKLOAD_KINDS, render
 
 
 def _objects(rendered: Rendered, kind: str) -> dict[str, dict[str, Any]]:
@@ -63,7 +64,8 @@ def test_every_network_policy_selects_real_pods(stacks, stack):
     assert "todo-default-deny-ingress" in policies
     for name, policy in policies.items():
         target = policy["spec"]["podSelector"].get("matchLabels", {})
-        if target:
+        # cert-manager, not the stack, makes the HTTP-01 solver pods.
+        if target and target != ACME_SOLVER_SELECTOR:
             assert _selects_a_pod(stacks[stack], target), f"{name} protects no pod: {target}"
         for rule in policy["spec"].get("ingress", []):
             for peer in rule["from"]:
@@ -176,3 +178,19 @@ def test_prod_spreads_web_tier_and_brokers_over_zones(stacks):
 def test_staging_web_tier_is_not_zone_spread(stacks):
     backend = _objects(stacks["staging"], "Deployment")["todo-backend"]
     assert "topologySpreadConstraints" not in backend["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_tls_stacks_let_the_ingress_reach_the_acme_solver(stacks, stack):
+    policies = _objects(stacks[stack], "NetworkPolicy")
+    policy = policies["todo-allow-ingress-to-acme-solver"]
+    (rule,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [8089]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+
+
+def test_no_solver_policy_without_tls():
+    rendered = render("staging", ingress={"tls": False})
+    assert "todo-allow-ingress-to-acme-solver" not in _objects(rendered, "NetworkPolicy")
