@@ -23,8 +23,10 @@ from infra.deployment import (
 )
 from infra.labels import PinnedImage
 from infra.probes import http_probes
+from infra.secrets import DAPR_APP_TOKEN_KEY, DATABASE_URL_KEY, JWT_SECRET_KEY, REDIS_URL_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size
+from infra.stateful import secret_env
 from infra.workload import container, scrape_annotations
 
 API_PORT = 8000
@@ -34,12 +36,31 @@ APP_NAME = "todo-api"
 """The app (and Dapr app id) of the API; the relay runs the same app in another role."""
 
 
-def app_env(config_map_name: str, secret_name: str) -> list[core.EnvFromSourceArgs]:
-    """The service's settings: the ConfigMap and Secret hold ``TODO_*`` keys, one per variable."""
+API_SECRETS: tuple[str, ...] = (
+    DATABASE_URL_KEY,
+    REDIS_URL_KEY,
+    JWT_SECRET_KEY,
+    DAPR_APP_TOKEN_KEY,
+)
+"""The credentials the API reads: it signs tokens, caches and checks Dapr deliveries."""
+MIGRATE_SECRETS: tuple[str, ...] = (DATABASE_URL_KEY,)
+"""The migration needs the database and nothing else."""
+
+
+def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:
+    """The service's non-secret settings: the ConfigMap holds ``TODO_*`` keys, one per variable."""
     return [
-        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
-        core.EnvFromSourceArgs(secret_ref=core.SecretEnvSourceArgs(name=secret_name)),
+        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))
     ]
+
+
+def secret_settings(secret_name: str, keys: tuple[str, ...]) -> list[core.EnvVarArgs]:
+    """The ``TODO_*`` credentials a container uses, each from its key of the Secret.
+
+    Not ``envFrom`` of the whole Secret: a container gets only what it reads, so the relay,
+    which publishes events, never holds the key that signs users' tokens.
+    """
+    return [secret_env(key, secret_name=secret_name, key=key) for key in keys]
 
 
 class BackendArgs(AppWorkloadArgs):
@@ -47,7 +68,8 @@ class BackendArgs(AppWorkloadArgs):
 
     config_map_name: str = Field(description="ConfigMap with the non-secret `TODO_*` settings.")
     secret_name: str = Field(
-        description="Secret with the secret `TODO_*` settings (database and Redis URLs, JWT).",
+        description="Secret with the secret `TODO_*` settings; the API reads `API_SECRETS` of "
+        "it, the migration `MIGRATE_SECRETS`.",
     )
     postgres_host: str = Field(description="PostgreSQL client Service host the init waits for.")
     postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port.")
@@ -84,7 +106,7 @@ class Backend(ServedApp):
         super().__init__("todo:infra:Backend", name, None, opts)
         child = child_options(self, opts)
         names = AppLabels(args, app=APP_NAME, component="backend")
-        env_from = app_env(args.config_map_name, args.secret_name)
+        env_from = app_env(args.config_map_name)
         tmp = core.VolumeMountArgs(name="tmp", mount_path="/tmp")  # noqa: S108  # an emptyDir
 
         wait = container(
@@ -108,6 +130,7 @@ class Backend(ServedApp):
             image=args.image,
             size=args.init_size,
             command=["todo-api", "migrate"],
+            env=secret_settings(args.secret_name, MIGRATE_SECRETS),
             env_from=env_from,
             volume_mounts=[tmp],
         )
@@ -118,6 +141,7 @@ class Backend(ServedApp):
             # Binding all interfaces is what a pod's only container must do to be reachable.
             command=["todo-api", "serve", "--host", "0.0.0.0", "--port", str(API_PORT)],  # noqa: S104
             ports=[core.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
+            env=secret_settings(args.secret_name, API_SECRETS),
             env_from=env_from,
             volume_mounts=[tmp],
             probes=http_probes(

@@ -27,10 +27,11 @@ import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
 
-from infra.backend import APP_NAME, app_env
+from infra.backend import APP_NAME, app_env, secret_settings
 from infra.component import child_options
 from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
+from infra.secrets import DATABASE_URL_KEY
 from infra.security import scratch_volume
 from infra.workload import container, scrape_annotations
 
@@ -38,13 +39,17 @@ METRICS_PORT = 9102
 """Where ``todo-api relay`` serves /metrics (``TODO_METRICS_PORT``)."""
 PROBE_PATH = "/metrics?name[]=todo_events_published_total"
 """A scrape of one in-memory counter: answers without touching the database."""
+RELAY_SECRETS: tuple[str, ...] = (DATABASE_URL_KEY,)
+"""The relay reads the outbox and publishes: the database URL, never the JWT key."""
 
 
 class RelayArgs(AppWorkloadArgs):
     """The relay Deployment: the API's image and settings, another command."""
 
     config_map_name: str = Field(description="ConfigMap with the non-secret `TODO_*` settings.")
-    secret_name: str = Field(description="Secret with the secret `TODO_*` settings.")
+    secret_name: str = Field(
+        description="Secret with the secret `TODO_*` settings; the relay reads `RELAY_SECRETS`."
+    )
     startup_seconds: int = Field(
         default=60, ge=0, le=600, description="Time the metrics server may take to answer."
     )
@@ -69,8 +74,11 @@ class Relay(pulumi.ComponentResource):
             ports=[
                 core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")
             ],
-            env=[core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT))],
-            env_from=app_env(args.config_map_name, args.secret_name),
+            env=[
+                core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT)),
+                *secret_settings(args.secret_name, RELAY_SECRETS),
+            ],
+            env_from=app_env(args.config_map_name),
             volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108  # an emptyDir
             probes=http_probes(
                 port="metrics",

@@ -2,8 +2,10 @@
 
 With nothing set the service runs on its embedded default: SQLite in the working directory, no
 cache, events kept in the outbox. Only that default may run without a signing key (it generates
-one and says so loudly); anywhere else a missing or placeholder secret is an error, because
-tokens signed with a guessable key are forgeable.
+one and says so loudly); anywhere else a placeholder secret is an error, because tokens signed
+with a guessable key are forgeable, and ``serve`` refuses to start without one
+(:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``, ``consume``) sign nothing,
+so they run without the key: a deployment need not hand it to them.
 """
 
 from __future__ import annotations
@@ -126,10 +128,7 @@ class Settings(BaseSettings):
     def _signing_key(self) -> Settings:
         if self.jwt_secret is None:
             if not self.is_sqlite:
-                raise ValueError(
-                    "TODO_JWT_SECRET is required when TODO_DATABASE_URL is not SQLite "
-                    "(only the embedded default may generate a development key)"
-                )
+                return self
             log.warning(
                 "TODO_JWT_SECRET is not set: generated a random DEVELOPMENT signing key. "
                 "Tokens stop working when this process exits. Never run like this in production."
@@ -146,7 +145,12 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> str:
-        assert self.jwt_secret is not None, "set by the validator"
+        """The JWT key; asked for only by what signs or checks tokens (the API)."""
+        if self.jwt_secret is None:
+            raise ValueError(
+                "TODO_JWT_SECRET is required when TODO_DATABASE_URL is not SQLite "
+                "(only the embedded default may generate a development key)"
+            )
         return self.jwt_secret.get_secret_value()
 
 

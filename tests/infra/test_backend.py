@@ -87,14 +87,25 @@ def test_dapr_off_leaves_no_dapr_annotation():
     assert not [key for key in annotations if key.startswith("dapr.io/")]
 
 
-def test_settings_come_from_the_configmap_and_secret():
+def _secret_keys(container: dict) -> dict[str, str]:
+    return {
+        v["name"]: v["valueFrom"]["secretKeyRef"]["key"]
+        for v in container.get("env", [])
+        if "secretKeyRef" in v.get("valueFrom", {})
+    }
+
+
+def test_settings_come_from_the_configmap_and_only_the_secret_keys_each_container_reads():
     spec = _pod(_render())["spec"]
-    expected = [
-        {"configMapRef": {"name": "todo-settings"}},
-        {"secretRef": {"name": "todo-credentials"}},
-    ]
-    assert spec["containers"][0]["envFrom"] == expected
-    assert spec["initContainers"][1]["envFrom"] == expected
+    expected = [{"configMapRef": {"name": "todo-settings"}}]
+    api, migrate = spec["containers"][0], spec["initContainers"][1]
+    assert api["envFrom"] == expected
+    assert migrate["envFrom"] == expected
+    assert _secret_keys(api) == {
+        key: key
+        for key in ("TODO_DATABASE_URL", "TODO_REDIS_URL", "TODO_JWT_SECRET", "TODO_DAPR_APP_TOKEN")
+    }
+    assert _secret_keys(migrate) == {"TODO_DATABASE_URL": "TODO_DATABASE_URL"}
 
 
 @pytest.mark.parametrize("container", ["wait-for-postgres", "migrate", "api"])

@@ -129,7 +129,9 @@ def test_api_sidecar_sends_the_token_the_api_expects(stacks, stack):
     }
     pod = _objects(stacks[stack], "Deployment")["todo-backend"]["spec"]["template"]
     injector = secrets[pod["metadata"]["annotations"]["dapr.io/app-token-secret"]]
-    assert {"secretRef": {"name": "todo-credentials"}} in pod["spec"]["containers"][0]["envFrom"]
+    (api,) = [c for c in pod["spec"]["containers"] if c["name"] == "api"]
+    token_ref = {"name": "todo-credentials", "key": "TODO_DAPR_APP_TOKEN"}
+    assert {"name": "TODO_DAPR_APP_TOKEN", "valueFrom": {"secretKeyRef": token_ref}} in api["env"]
     token = secrets["todo-credentials"]["TODO_DAPR_APP_TOKEN"]
     assert injector == {"token": token}
     assert len(token) == 64
@@ -194,3 +196,13 @@ def test_tls_stacks_let_the_ingress_reach_the_acme_solver(stacks, stack):
 def test_no_solver_policy_without_tls():
     rendered = render("staging", ingress={"tls": False})
     assert "todo-allow-ingress-to-acme-solver" not in _objects(rendered, "NetworkPolicy")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_no_container_takes_a_whole_secret(stacks, stack):
+    for kind in WORKLOAD_KINDS:
+        for name, owner in _objects(stacks[stack], kind).items():
+            spec = owner["spec"].get("jobTemplate", owner)["spec"]["template"]["spec"]
+            for container in [*spec.get("initContainers", []), *spec["containers"]]:
+                sources = container.get("envFrom", [])
+                assert not [s for s in sources if "secretRef" in s], (name, container["name"])

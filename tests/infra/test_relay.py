@@ -20,10 +20,17 @@ def _container(resources: list[Registered]) -> dict:
 def test_runs_the_relay_command_with_the_service_settings():
     relay = _container(_render())
     assert relay["command"] == ["todo-api", "relay"]
-    assert relay["envFrom"] == [
-        {"configMapRef": {"name": "todo-settings"}},
-        {"secretRef": {"name": "todo-credentials"}},
-    ]
+    assert relay["envFrom"] == [{"configMapRef": {"name": "todo-settings"}}]
+
+
+def test_relay_gets_the_database_url_and_never_the_jwt_key():
+    relay = _container(_render())
+    from_secret = {
+        v["name"]: v["valueFrom"]["secretKeyRef"] for v in relay["env"] if "valueFrom" in v
+    }
+    assert from_secret == {
+        "TODO_DATABASE_URL": {"name": "todo-credentials", "key": "TODO_DATABASE_URL"}
+    }
 
 
 def test_serves_metrics_on_its_port_for_prometheus():
