@@ -46,6 +46,9 @@ LOAD_BALANCER_RANGES: dict[str, tuple[str, ...]] = {
     "gce": ("130.211.0.0/22", "35.191.0.0/16"),
 }
 """Ingress classes whose load balancer sits outside the cluster, and its source ranges."""
+POD_NETWORKS: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+"""The private and shared (CGNAT) ranges: every cluster's pod network lies in them, so the
+pods of an in-cluster ingress controller do too."""
 ACME_SOLVER_SELECTOR: Selector = {"acme.cert-manager.io/http01-solver": "true"}
 """The label cert-manager puts on its HTTP-01 solver pods, in the certificate's namespace."""
 ACME_SOLVER_PORT = 8089
@@ -139,6 +142,19 @@ def _from_cidr(cidr: str) -> networking.NetworkPolicyPeerArgs:
     return networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=cidr))
 
 
+def _outside_sources(settings: NetworkPolicySettings, ingress_class: str) -> tuple[str, ...]:
+    return (*LOAD_BALANCER_RANGES.get(ingress_class, ()), *settings.ingress_source_cidrs)
+
+
+def ingress_networks(settings: NetworkPolicySettings, ingress_class: str) -> tuple[str, ...]:
+    """The networks the Ingress's traffic reaches the pods from: the in-cluster controller's pod
+    network (:data:`POD_NETWORKS`, as no stack setting names the cluster's) or the outside load
+    balancer's ranges. Behind the policies these are the only callers that may claim a client
+    address, so they are the proxies the API believes."""
+    inside = POD_NETWORKS if ingress_class in NAMESPACED_CLASSES else ()
+    return (*inside, *_outside_sources(settings, ingress_class))
+
+
 def ingress_peers(
     settings: NetworkPolicySettings, ingress_class: str
 ) -> list[networking.NetworkPolicyPeerArgs]:
@@ -153,8 +169,7 @@ def ingress_peers(
     peers = (
         [_from_namespace(settings.ingress_namespace)] if ingress_class in NAMESPACED_CLASSES else []
     )
-    cidrs = (*LOAD_BALANCER_RANGES.get(ingress_class, ()), *settings.ingress_source_cidrs)
-    peers += [_from_cidr(cidr) for cidr in cidrs]
+    peers += [_from_cidr(cidr) for cidr in _outside_sources(settings, ingress_class)]
     if not peers:
         raise ValueError(
             f"ingress.className={ingress_class!r} reaches the pods from addresses the "

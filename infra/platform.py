@@ -42,6 +42,7 @@ from infra.network_policies import (
     NetworkPoliciesArgs,
     NetworkPolicySettings,
     Pods,
+    ingress_networks,
     ingress_peers,
     with_dapr_metrics,
 )
@@ -228,7 +229,11 @@ class TodoPlatform(pulumi.ComponentResource):
                 instance=instance,
                 settings=args.app,
                 kafka_bootstrap=bootstrap,
-                api_port_guarded=args.network_policies.enabled,
+                ingress_networks=(
+                    ingress_networks(args.network_policies, args.ingress.class_name)
+                    if args.network_policies.enabled
+                    else ()
+                ),
             ),
             opts=in_namespace,
         )
