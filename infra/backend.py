@@ -8,6 +8,8 @@ the migration; Alembic's version table makes the second run a no-op.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
@@ -26,7 +28,6 @@ from infra.probes import http_probes
 from infra.secrets import DAPR_APP_TOKEN_KEY, DATABASE_URL_KEY, JWT_SECRET_KEY, REDIS_URL_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size
-from infra.stateful import secret_env
 from infra.workload import container, scrape_annotations
 
 API_PORT = 8000
@@ -45,6 +46,8 @@ API_SECRETS: tuple[str, ...] = (
 """The credentials the API reads: it signs tokens, caches and checks Dapr deliveries."""
 MIGRATE_SECRETS: tuple[str, ...] = (DATABASE_URL_KEY,)
 """The migration needs the database and nothing else."""
+SECRETS_DIR = "/var/run/secrets/todo"
+"""Where a container finds its credentials, one file per key (``TODO_<KEY>_FILE``)."""
 
 
 def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:
@@ -54,13 +57,37 @@ def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:
     ]
 
 
-def secret_settings(secret_name: str, keys: tuple[str, ...]) -> list[core.EnvVarArgs]:
-    """The ``TODO_*`` credentials a container uses, each from its key of the Secret.
+@dataclass(frozen=True)
+class CredentialFiles:
+    """The keys of the credentials Secret one container reads, as files, and the
+    ``TODO_<KEY>_FILE`` variables that point the service at them.
 
-    Not ``envFrom`` of the whole Secret: a container gets only what it reads, so the relay,
-    which publishes events, never holds the key that signs users' tokens.
+    Only the keys it reads: the relay, which publishes events, never holds the key that signs
+    users' tokens. Files rather than variables: the values stay out of the process environment,
+    which ``/proc/<pid>/environ``, crash reports and child processes see. Group-readable only;
+    the pod's ``fsGroup`` is the service's uid.
     """
-    return [secret_env(key, secret_name=secret_name, key=key) for key in keys]
+
+    volume: core.VolumeArgs
+    mount: core.VolumeMountArgs
+    env: list[core.EnvVarArgs]
+
+
+def credential_files(role: str, secret_name: str, keys: tuple[str, ...]) -> CredentialFiles:
+    """The volume ``credentials-<role>`` with ``keys`` of ``secret_name``, its mount and env."""
+    name = f"credentials-{role}"
+    return CredentialFiles(
+        volume=core.VolumeArgs(
+            name=name,
+            secret=core.SecretVolumeSourceArgs(
+                secret_name=secret_name,
+                default_mode=0o440,
+                items=[core.KeyToPathArgs(key=key, path=key) for key in keys],
+            ),
+        ),
+        mount=core.VolumeMountArgs(name=name, mount_path=SECRETS_DIR, read_only=True),
+        env=[core.EnvVarArgs(name=f"{key}_FILE", value=f"{SECRETS_DIR}/{key}") for key in keys],
+    )
 
 
 class BackendArgs(AppWorkloadArgs):
@@ -108,6 +135,8 @@ class Backend(ServedApp):
         names = AppLabels(args, app=APP_NAME, component="backend")
         env_from = app_env(args.config_map_name)
         tmp = core.VolumeMountArgs(name="tmp", mount_path="/tmp")  # noqa: S108  # an emptyDir
+        migrate_secrets = credential_files("migrate", args.secret_name, MIGRATE_SECRETS)
+        api_secrets = credential_files("api", args.secret_name, API_SECRETS)
 
         wait = container(
             "wait-for-postgres",
@@ -130,9 +159,9 @@ class Backend(ServedApp):
             image=args.image,
             size=args.init_size,
             command=["todo-api", "migrate"],
-            env=secret_settings(args.secret_name, MIGRATE_SECRETS),
+            env=migrate_secrets.env,
             env_from=env_from,
-            volume_mounts=[tmp],
+            volume_mounts=[tmp, migrate_secrets.mount],
         )
         api = container(
             "api",
@@ -141,9 +170,9 @@ class Backend(ServedApp):
             # Binding all interfaces is what a pod's only container must do to be reachable.
             command=["todo-api", "serve", "--host", "0.0.0.0", "--port", str(API_PORT)],  # noqa: S104
             ports=[core.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
-            env=secret_settings(args.secret_name, API_SECRETS),
+            env=api_secrets.env,
             env_from=env_from,
-            volume_mounts=[tmp],
+            volume_mounts=[tmp, api_secrets.mount],
             probes=http_probes(
                 port="http",
                 liveness_path="/healthz",
@@ -167,7 +196,7 @@ class Backend(ServedApp):
             names=names,
             containers=[api],
             init_containers=[wait, migrate],
-            volumes=[scratch_volume("tmp")],
+            volumes=[scratch_volume("tmp"), migrate_secrets.volume, api_secrets.volume],
             pod_annotations=annotations,
             opts=child,
         )

@@ -27,7 +27,7 @@ import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
 
-from infra.backend import APP_NAME, app_env, secret_settings
+from infra.backend import APP_NAME, app_env, credential_files
 from infra.component import child_options
 from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
@@ -66,6 +66,7 @@ class Relay(pulumi.ComponentResource):
         super().__init__("todo:infra:Relay", name, None, opts)
         child = child_options(self, opts)
         names = AppLabels(args, app=APP_NAME, component="relay")
+        credentials = credential_files("relay", args.secret_name, RELAY_SECRETS)
         relay = container(
             "relay",
             image=args.image,
@@ -76,10 +77,13 @@ class Relay(pulumi.ComponentResource):
             ],
             env=[
                 core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT)),
-                *secret_settings(args.secret_name, RELAY_SECRETS),
+                *credentials.env,
             ],
             env_from=app_env(args.config_map_name),
-            volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108  # an emptyDir
+            volume_mounts=[
+                core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108  # an emptyDir
+                credentials.mount,
+            ],
             probes=http_probes(
                 port="metrics",
                 liveness_path=PROBE_PATH,
@@ -92,7 +96,7 @@ class Relay(pulumi.ComponentResource):
             args=args,
             names=names,
             containers=[relay],
-            volumes=[scratch_volume("tmp")],
+            volumes=[scratch_volume("tmp"), credentials.volume],
             pod_annotations=scrape_annotations(METRICS_PORT),
             opts=child,
         )

@@ -6,29 +6,93 @@ one and says so loudly); anywhere else a placeholder secret is an error, because
 with a guessable key are forgeable, and ``serve`` refuses to start without one
 (:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``, ``consume``) sign nothing,
 so they run without the key: a deployment need not hand it to them.
+
+Each secret setting may instead come from a file: ``TODO_<NAME>_FILE`` names it (a mounted
+Kubernetes Secret key, a Docker secret), so the value never sits in the process environment,
+which ``/proc/<pid>/environ``, crash reports and child processes expose. Setting both the
+variable and its ``_FILE`` is an error, not a silent choice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 EMBEDDED_DATABASE_URL = "sqlite:///./todo.db"
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "development", "dev", "todo"})
 
+ENV_PREFIX = "TODO_"
+SECRET_FILE_SETTINGS: tuple[str, ...] = (
+    "database_url",
+    "redis_url",
+    "jwt_secret",
+    "dapr_app_token",
+)
+"""The settings that may be read from ``TODO_<NAME>_FILE``: those that hold a credential."""
+
 log = logging.getLogger(__name__)
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``TODO_<NAME>_FILE``: the setting's value is the named file's content, without the line
+    break an editor or ``echo`` leaves at its end."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        variable = f"{ENV_PREFIX}{field_name.upper()}"
+        path = os.environ.get(f"{variable}_FILE")
+        if field_name not in SECRET_FILE_SETTINGS or not path:
+            return None, field_name, False
+        if variable in os.environ:
+            raise ValueError(f"set {variable} or {variable}_FILE, not both")
+        try:
+            return Path(path).read_text().rstrip("\r\n"), field_name, False
+        except OSError as exc:
+            raise ValueError(f"{variable}_FILE={path!r} cannot be read: {exc.strerror}") from None
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
 
 
 class Settings(BaseSettings):
     """Every knob of the service; defaults are the embedded local run."""
 
-    model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then ``TODO_<NAME>_FILE`` for the secret settings."""
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     database_url: str = Field(
         EMBEDDED_DATABASE_URL,

@@ -79,13 +79,14 @@ def test_serve_with_no_settings_runs_the_embedded_default(
 
 
 def test_migrate_brings_an_empty_postgres_database_to_head(
-    new_postgres: Callable[..., str],
+    new_postgres: Callable[..., str], tmp_path: Path
 ) -> None:
     url = new_postgres(migrated=False)
-    # No signing key: the cluster hands the migrate step only the database URL.
+    # As in the cluster: only the database URL, as a mounted file, and no signing key.
+    (tmp_path / "database-url").write_text(url + "\n")
     done = subprocess.run(
         [TODO_API, "migrate"],
-        env=_env(TODO_DATABASE_URL=url),
+        env=_env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")),
         capture_output=True,
         text=True,
         timeout=60,

@@ -130,8 +130,10 @@ def test_api_sidecar_sends_the_token_the_api_expects(stacks, stack):
     pod = _objects(stacks[stack], "Deployment")["todo-backend"]["spec"]["template"]
     injector = secrets[pod["metadata"]["annotations"]["dapr.io/app-token-secret"]]
     (api,) = [c for c in pod["spec"]["containers"] if c["name"] == "api"]
-    token_ref = {"name": "todo-credentials", "key": "TODO_DAPR_APP_TOKEN"}
-    assert {"name": "TODO_DAPR_APP_TOKEN", "valueFrom": {"secretKeyRef": token_ref}} in api["env"]
+    path = "/var/run/secrets/todo/TODO_DAPR_APP_TOKEN"
+    assert {"name": "TODO_DAPR_APP_TOKEN_FILE", "value": path} in api["env"]
+    (files,) = [v["secret"] for v in pod["spec"]["volumes"] if v["name"] == "credentials-api"]
+    assert {"key": "TODO_DAPR_APP_TOKEN", "path": "TODO_DAPR_APP_TOKEN"} in files["items"]
     token = secrets["todo-credentials"]["TODO_DAPR_APP_TOKEN"]
     assert injector == {"token": token}
     assert len(token) == 64

@@ -24,13 +24,14 @@ def test_runs_the_relay_command_with_the_service_settings():
 
 
 def test_relay_gets_the_database_url_and_never_the_jwt_key():
-    relay = _container(_render())
-    from_secret = {
-        v["name"]: v["valueFrom"]["secretKeyRef"] for v in relay["env"] if "valueFrom" in v
-    }
-    assert from_secret == {
-        "TODO_DATABASE_URL": {"name": "todo-credentials", "key": "TODO_DATABASE_URL"}
-    }
+    resources = _render()
+    relay = _container(resources)
+    spec = one(resources, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    (credentials,) = [v["secret"] for v in spec["volumes"] if "secret" in v]
+    assert credentials["items"] == [{"key": "TODO_DATABASE_URL", "path": "TODO_DATABASE_URL"}]
+    files = {v["name"]: v["value"] for v in relay["env"] if v["name"].endswith("_FILE")}
+    assert files == {"TODO_DATABASE_URL_FILE": "/var/run/secrets/todo/TODO_DATABASE_URL"}
+    assert not [v for v in relay["env"] if "valueFrom" in v]
 
 
 def test_serves_metrics_on_its_port_for_prometheus():
