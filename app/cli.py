@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("INFO")
     try:
         settings = get_settings()
+        if args.command == "serve":
+            # Only the API signs tokens: it, not the workers, refuses to start without a key.
+            _ = settings.signing_key
     except ValueError as exc:
         print(f"todo-api: invalid settings: {exc}", file=sys.stderr)
         return 2

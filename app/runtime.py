@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from redis import Redis, RedisError
 from redis.backoff import NoBackoff
@@ -65,7 +66,6 @@ class Runtime:
     cache: TaskCache
     login_limiter: LoginLimiter
     passwords: Passwords
-    tokens: Tokens
     handler: StatsHandler
 
     @classmethod
@@ -100,9 +100,13 @@ class Runtime:
                 window_seconds=settings.login_window_seconds,
             ),
             passwords=Passwords.create(settings.password_hash_memory_kib),
-            tokens=Tokens(settings.signing_key, timedelta(minutes=settings.jwt_ttl_minutes)),
             handler=StatsHandler(sessions, metrics),
         )
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """Made on first use, so the workers, which sign nothing, run without a JWT key."""
+        return Tokens(self.settings.signing_key, timedelta(minutes=self.settings.jwt_ttl_minutes))
 
     def relay(self) -> Relay | None:
         """A relay to Kafka, or None when no broker is configured (events wait in the outbox)."""

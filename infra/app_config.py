@@ -42,10 +42,11 @@ class AppSettings(SettingsModel):
     forwarded_allow_ips: str | None = Field(
         default=None,
         description="TODO_FORWARDED_ALLOW_IPS: peers whose X-Forwarded-For names the client "
-        "(`*`, or comma-separated IP addresses and CIDR networks). Unset: `*` when "
-        "`networkPolicies.enabled`, else `127.0.0.1` (only the pod itself). Set the ingress "
-        "controller's pod network instead of `*` if it appends to X-Forwarded-For rather than "
-        "replacing it (ingress-nginx `compute-full-forwarded-for`).",
+        "(comma-separated IP addresses and CIDR networks, or `*`). Unset: with "
+        "`networkPolicies.enabled` the networks the Ingress traffic comes from (class `nginx`: "
+        "the private ranges every pod network lies in; `gce`: Google's load-balancer ranges; "
+        "plus `networkPolicies.ingressSourceCidrs`), else `127.0.0.1` (only the pod itself). "
+        "Narrow it to the cluster's pod network where you know it.",
     )
 
     @field_validator("forwarded_allow_ips")
@@ -80,32 +81,35 @@ class AppSettings(SettingsModel):
 class AppConfigArgs(ComponentArgs):
     settings: AppSettings
     kafka_bootstrap: str
-    api_port_guarded: bool = Field(
-        default=False,
-        description="NetworkPolicies let only the ingress controller, Prometheus and the pod "
-        "itself reach the API port.",
+    ingress_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Where the Ingress traffic comes from, when NetworkPolicies let only it "
+        "(and Prometheus) reach the API port; empty when nothing guards the port.",
     )
 
 
-def forwarded_allow_ips(settings: AppSettings, *, api_port_guarded: bool) -> str:
-    """Whose X-Forwarded-For uvicorn believes: the stack's choice, else derived from the policies.
+def forwarded_allow_ips(settings: AppSettings, *, ingress_networks: tuple[str, ...]) -> str:
+    """Whose X-Forwarded-For uvicorn believes: the stack's choice, else the ingress's networks.
 
-    Behind the ingress every request comes from the controller's pod, so trusting nobody would
-    key the per-IP login limit on the controller and let one client lock every user out. ``*``
-    is safe when only the controller can reach the API port (the NetworkPolicies) and the
-    controller writes the header itself: ingress-nginx with ``use-forwarded-headers: false``
-    (our add-on's setting, and its default) discards a client's X-Forwarded-For and sends only
-    the address it saw. The monitoring namespace may reach the port too (for /metrics) and is
-    trusted as much. Without the policies any pod could claim any address, so the pod trusts
-    only itself (its Dapr sidecar, ``kubectl port-forward``).
+    Behind the ingress every request comes from the controller, so trusting nobody would key
+    the per-IP login limit on the controller and let one client lock every user out. Trusting
+    ``*`` is worse than it looks: uvicorn then takes the header's first entry, which the client
+    writes whenever a proxy appends to the header instead of replacing it (ingress-nginx with
+    ``compute-full-forwarded-for``, Google's and Azure's load balancers). Given networks, it
+    walks the header from the right and takes the first address outside them: the one the
+    ingress itself saw. Those networks are the ingress's sources
+    (:func:`infra.network_policies.ingress_networks`); they mean "the ingress" only while the
+    NetworkPolicies keep every other pod off the API port. Without the policies any pod could
+    claim any address, so the pod trusts only itself (its Dapr sidecar, ``kubectl
+    port-forward``).
     """
     if settings.forwarded_allow_ips is not None:
         return settings.forwarded_allow_ips
-    return "*" if api_port_guarded else "127.0.0.1"
+    return ",".join(ingress_networks) or "127.0.0.1"
 
 
 def app_environment(
-    settings: AppSettings, kafka_bootstrap: str, *, api_port_guarded: bool
+    settings: AppSettings, kafka_bootstrap: str, *, ingress_networks: tuple[str, ...]
 ) -> dict[str, str]:
     """The ConfigMap's data: what the service reads from its environment."""
     data = {
@@ -114,7 +118,7 @@ def app_environment(
         # In the cluster the relay is its own Deployment, so the API must not run one too.
         "TODO_RELAY_IN_PROCESS": "false",
         "TODO_FORWARDED_ALLOW_IPS": forwarded_allow_ips(
-            settings, api_port_guarded=api_port_guarded
+            settings, ingress_networks=ingress_networks
         ),
     }
     for name, enabled in sorted(settings.features.items()):
@@ -139,7 +143,7 @@ class AppConfig(pulumi.ComponentResource):
                 labels=unversioned_labels("todo", args.instance, "settings"),
             ),
             data=app_environment(
-                args.settings, args.kafka_bootstrap, api_port_guarded=args.api_port_guarded
+                args.settings, args.kafka_bootstrap, ingress_networks=args.ingress_networks
             ),
             opts=child_options(self, opts),
         )

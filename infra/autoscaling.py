@@ -1,10 +1,17 @@
-"""HorizontalPodAutoscalers (autoscaling/v2): scale up fast, scale down slowly.
+"""HorizontalPodAutoscalers (autoscaling/v2): scale up fast, scale down slowly, on CPU.
 
 Scaling up doubles the pods every 15 s while load lasts, because a slow scale-up is an outage.
 Scaling down removes at most half the pods per 5 minutes, and only after the load has stayed
 low for the whole stabilisation window, so a short lull does not drop pods the next burst
 needs. When an HPA owns a Deployment's count, the Deployment leaves ``replicas`` unset
 (:mod:`infra.deployment`).
+
+CPU is the load signal; memory is not, by default. A CPython process keeps the memory a burst
+made it take (freed objects go back to its allocator's pools, not to the kernel), and each pod's
+floor (interpreter, imports, pools) does not shrink when load spreads over more pods. An HPA
+takes the largest of its metrics' wishes, so a memory target that a burst pushed past stays
+past it and holds the extra pods after the load is gone. A stack may still set
+``memoryUtilization`` for a workload whose memory follows its load.
 """
 
 from __future__ import annotations
@@ -40,8 +47,13 @@ class ScalingPolicy(SettingsModel):
     cpu_utilization: int = Field(
         default=70, ge=10, le=100, description="Average CPU use (% of request) to hold."
     )
-    memory_utilization: int = Field(
-        default=80, ge=10, le=100, description="Average memory use (% of request) to hold."
+    memory_utilization: int | None = Field(
+        default=None,
+        ge=10,
+        le=100,
+        description="Average memory use (% of request) to hold; unset scales on CPU only. "
+        "The service's memory does not fall with load (see docs/operations.md), so a memory "
+        "target would add pods that are never removed.",
     )
     scale_up_percent: int = Field(default=100, ge=1, le=1000, description="Growth per period.")
     scale_up_period_seconds: int = Field(default=15, ge=1, le=1800, description="Growth period.")
@@ -147,7 +159,11 @@ class Autoscaler(pulumi.ComponentResource):
                 max_replicas=args.replicas.max_replicas,
                 metrics=[
                     _utilization("cpu", args.policy.cpu_utilization),
-                    _utilization("memory", args.policy.memory_utilization),
+                    *(
+                        [_utilization("memory", args.policy.memory_utilization)]
+                        if args.policy.memory_utilization is not None
+                        else []
+                    ),
                 ],
                 behavior=behavior(args.policy),
             ),

@@ -8,6 +8,8 @@ the migration; Alembic's version table makes the second run a no-op.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
@@ -23,6 +25,7 @@ from infra.deployment import (
 )
 from infra.labels import PinnedImage
 from infra.probes import http_probes
+from infra.secrets import DAPR_APP_TOKEN_KEY, DATABASE_URL_KEY, JWT_SECRET_KEY, REDIS_URL_KEY
 from infra.security import scratch_volume
 from infra.sizes import Size
 from infra.workload import container, scrape_annotations
@@ -34,12 +37,57 @@ APP_NAME = "todo-api"
 """The app (and Dapr app id) of the API; the relay runs the same app in another role."""
 
 
-def app_env(config_map_name: str, secret_name: str) -> list[core.EnvFromSourceArgs]:
-    """The service's settings: the ConfigMap and Secret hold ``TODO_*`` keys, one per variable."""
+API_SECRETS: tuple[str, ...] = (
+    DATABASE_URL_KEY,
+    REDIS_URL_KEY,
+    JWT_SECRET_KEY,
+    DAPR_APP_TOKEN_KEY,
+)
+"""The credentials the API reads: it signs tokens, caches and checks Dapr deliveries."""
+MIGRATE_SECRETS: tuple[str, ...] = (DATABASE_URL_KEY,)
+"""The migration needs the database and nothing else."""
+SECRETS_DIR = "/var/run/secrets/todo"
+"""Where a container finds its credentials, one file per key (``TODO_<KEY>_FILE``)."""
+
+
+def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:
+    """The service's non-secret settings: the ConfigMap holds ``TODO_*`` keys, one per variable."""
     return [
-        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name)),
-        core.EnvFromSourceArgs(secret_ref=core.SecretEnvSourceArgs(name=secret_name)),
+        core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))
     ]
+
+
+@dataclass(frozen=True)
+class CredentialFiles:
+    """The keys of the credentials Secret one container reads, as files, and the
+    ``TODO_<KEY>_FILE`` variables that point the service at them.
+
+    Only the keys it reads: the relay, which publishes events, never holds the key that signs
+    users' tokens. Files rather than variables: the values stay out of the process environment,
+    which ``/proc/<pid>/environ``, crash reports and child processes see. Group-readable only;
+    the pod's ``fsGroup`` is the service's uid.
+    """
+
+    volume: core.VolumeArgs
+    mount: core.VolumeMountArgs
+    env: list[core.EnvVarArgs]
+
+
+def credential_files(role: str, secret_name: str, keys: tuple[str, ...]) -> CredentialFiles:
+    """The volume ``credentials-<role>`` with ``keys`` of ``secret_name``, its mount and env."""
+    name = f"credentials-{role}"
+    return CredentialFiles(
+        volume=core.VolumeArgs(
+            name=name,
+            secret=core.SecretVolumeSourceArgs(
+                secret_name=secret_name,
+                default_mode=0o440,
+                items=[core.KeyToPathArgs(key=key, path=key) for key in keys],
+            ),
+        ),
+        mount=core.VolumeMountArgs(name=name, mount_path=SECRETS_DIR, read_only=True),
+        env=[core.EnvVarArgs(name=f"{key}_FILE", value=f"{SECRETS_DIR}/{key}") for key in keys],
+    )
 
 
 class BackendArgs(AppWorkloadArgs):
@@ -47,7 +95,8 @@ class BackendArgs(AppWorkloadArgs):
 
     config_map_name: str = Field(description="ConfigMap with the non-secret `TODO_*` settings.")
     secret_name: str = Field(
-        description="Secret with the secret `TODO_*` settings (database and Redis URLs, JWT).",
+        description="Secret with the secret `TODO_*` settings; the API reads `API_SECRETS` of "
+        "it, the migration `MIGRATE_SECRETS`.",
     )
     postgres_host: str = Field(description="PostgreSQL client Service host the init waits for.")
     postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port.")
@@ -84,8 +133,10 @@ class Backend(ServedApp):
         super().__init__("todo:infra:Backend", name, None, opts)
         child = child_options(self, opts)
         names = AppLabels(args, app=APP_NAME, component="backend")
-        env_from = app_env(args.config_map_name, args.secret_name)
+        env_from = app_env(args.config_map_name)
         tmp = core.VolumeMountArgs(name="tmp", mount_path="/tmp")  # noqa: S108  # an emptyDir
+        migrate_secrets = credential_files("migrate", args.secret_name, MIGRATE_SECRETS)
+        api_secrets = credential_files("api", args.secret_name, API_SECRETS)
 
         wait = container(
             "wait-for-postgres",
@@ -108,8 +159,9 @@ class Backend(ServedApp):
             image=args.image,
             size=args.init_size,
             command=["todo-api", "migrate"],
+            env=migrate_secrets.env,
             env_from=env_from,
-            volume_mounts=[tmp],
+            volume_mounts=[tmp, migrate_secrets.mount],
         )
         api = container(
             "api",
@@ -118,8 +170,9 @@ class Backend(ServedApp):
             # Binding all interfaces is what a pod's only container must do to be reachable.
             command=["todo-api", "serve", "--host", "0.0.0.0", "--port", str(API_PORT)],  # noqa: S104
             ports=[core.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
+            env=api_secrets.env,
             env_from=env_from,
-            volume_mounts=[tmp],
+            volume_mounts=[tmp, api_secrets.mount],
             probes=http_probes(
                 port="http",
                 liveness_path="/healthz",
@@ -143,7 +196,7 @@ class Backend(ServedApp):
             names=names,
             containers=[api],
             init_containers=[wait, migrate],
-            volumes=[scratch_volume("tmp")],
+            volumes=[scratch_volume("tmp"), migrate_secrets.volume, api_secrets.volume],
             pod_annotations=annotations,
             opts=child,
         )

@@ -26,7 +26,14 @@ from infra.disruption import disruption_budget
 from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name, require_dns_label
 from infra.sizes import Size
-from infra.workload import anti_affinity, object_meta, pod_spec, pod_template
+from infra.workload import (
+    ZoneSpread,
+    anti_affinity,
+    object_meta,
+    pod_spec,
+    pod_template,
+    zone_spread,
+)
 
 Spread = Literal["none", "preferred", "required"]
 
@@ -54,6 +61,11 @@ class AppWorkloadArgs(ComponentArgs):
         default="preferred",
         description="Pod anti-affinity over nodes: `preferred` spreads when it can, `required` "
         "refuses two replicas on one node, `none` lets the scheduler pack them.",
+    )
+    zones: ZoneSpread = Field(
+        default="none",
+        description="Spread over availability zones (`topology.kubernetes.io/zone`): "
+        "`preferred` when it can, `required` or not at all (`none`).",
     )
     min_available: int | None = Field(
         default=None,
@@ -111,6 +123,7 @@ def app_workload(
         service_account_name=args.service_account_name,
         volumes=volumes,
         affinity=spread_affinity(args.spread, names.selector),
+        topology_spread_constraints=zone_spread(names.selector, args.zones),
     )
     deployment = apps.Deployment(
         f"{name}-deployment",

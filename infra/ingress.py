@@ -2,7 +2,9 @@
 
 Everything is set with annotations that current ingress-nginx accepts with snippets disabled:
 
-- rate limit per client address (``limit-rpm``);
+- rate limit per client address (``limit-rpm``), counted by each controller replica on its own
+  (nginx ``limit_req`` zones live in one replica's memory; the API's login limit, in Redis, is
+  shared);
 - CORS (``enable-cors`` and ``cors-*``), for the origins the stack lists (default: the site);
 - security headers from a ConfigMap named by ``custom-headers``; the controller must list the
   names in ``global-allowed-response-headers`` (``infra.http_headers.ALLOWED_RESPONSE_HEADERS``);
@@ -52,7 +54,12 @@ class IngressSettings(SettingsModel):
         default="ClusterIssuer", description="Whether `issuer` is cluster-wide or namespaced."
     )
     rate_limit_rpm: int = Field(
-        default=100, ge=1, le=100000, description="Requests per minute allowed per client address."
+        default=100,
+        ge=1,
+        le=100000,
+        description="Requests per minute allowed per client address, counted by each "
+        "ingress-nginx replica on its own: a client spread over N replicas gets up to N times "
+        "this.",
     )
     cors_allowed_origins: list[str] = Field(
         default_factory=list,

@@ -3,7 +3,22 @@
 Every node is both a broker and a voter of the controller quorum, which suits a cluster of
 one to a handful of nodes. A quorum of three survives one lost node, so in a three-node
 cluster the nodes must sit on different machines (``spread: required``) and a drain may take
-only one of them at a time (the PodDisruptionBudget keeps two).
+only one of them at a time (the PodDisruptionBudget keeps two). The nodes also spread over
+availability zones (``zones``), so one zone's outage leaves the quorum its majority.
+
+A node is ready only when it serves requests and every partition it replicates lists it in the
+ISR (:data:`READINESS_SCRIPT`). A listening port is not enough: a restarted broker accepts
+connections long before it has copied what it missed, and a rolling update that moved on then
+would restart the next broker while only one copy is in sync, so ``acks=all`` writes with
+``min.insync.replicas=2`` fail. The StatefulSet updates one pod at a time and waits for the
+updated one to be ready before the next (``Parallel`` pod management applies to scaling only),
+and ``pulumi up`` waits for the rollout, so readiness is what paces both.
+
+Clients that let you name the broker version speak Kafka 4 (:data:`PROTOCOL_VERSION`): Kafka 4
+removed the request versions older than Kafka 2.1 (KIP-896), which Sarama-based clients
+(kafka-exporter, Dapr's Kafka components) would otherwise pick by default (2.0.0). The service's
+librdkafka asks the broker which versions it supports (``api.version.request``, on by default),
+so it has nothing to pin.
 """
 
 from __future__ import annotations
@@ -22,7 +37,7 @@ from infra.component import ComponentArgs, child_options
 from infra.disruption import disruption_budget
 from infra.labels import PinnedImage, image_version, selector_labels, standard_labels
 from infra.naming import child_name
-from infra.probes import tcp_probes
+from infra.probes import Check, probes, tcp_probes
 from infra.security import scratch_volume
 from infra.sizes import Size, resolve
 from infra.stateful import (
@@ -35,12 +50,14 @@ from infra.stateful import (
     volume_claim,
 )
 from infra.workload import (
+    ZoneSpread,
     anti_affinity,
     container,
     object_meta,
     pod_spec,
     pod_template,
     scrape_annotations,
+    zone_spread,
 )
 
 CLIENT_PORT = 9092
@@ -51,6 +68,33 @@ KAFKA_UID = 1000
 EXPORTER_UID = 65534
 DATA_DIR = "/var/lib/kafka/data"
 CONFIG_DIR = "/opt/kafka/config"
+BIN_DIR = "/opt/kafka/bin"
+PROTOCOL_VERSION = "4.0.0"
+"""The broker version Sarama-based clients are told to speak: the first Kafka 4 release."""
+
+IN_SYNC_PROGRAM = (
+    '{ replicas = ""; isr = ""; '
+    "for (i = 1; i < NF; i++) { "
+    'if ($i == "Replicas:") replicas = "," $(i + 1) ","; '
+    'if ($i == "Isr:") isr = "," $(i + 1) ","; } '
+    'if (index(replicas, "," id ",") && !index(isr, "," id ",")) behind++ } '
+    "END { exit (behind > 0) }"
+)
+"""awk over ``kafka-topics.sh --describe`` lines: fails when a partition lists node ``id`` as a
+replica but not in its ISR, i.e. the node has not caught up."""
+
+READINESS_SCRIPT = (
+    # A small client JVM: the container's KAFKA_HEAP_OPTS is the broker's heap.
+    "out=$(KAFKA_HEAP_OPTS=-Xmx64m "
+    'KAFKA_JVM_PERFORMANCE_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1" '
+    f"{BIN_DIR}/kafka-topics.sh --bootstrap-server localhost:{CLIENT_PORT} "
+    "--describe --under-replicated-partitions) && "
+    f"printf '%s\\n' \"$out\" | awk -v id=\"$KAFKA_NODE_ID\" '{IN_SYNC_PROGRAM}'"
+)
+"""Ready = registered and caught up. A KRaft broker serves requests only once the controller
+has seen it catch up with the metadata log and unfenced it, so an answer on its own listener
+proves registration; the ISR check proves its partitions' data caught up too. One JVM per run,
+so readiness runs every 30 s."""
 
 Spread = Literal["preferred", "required"]
 
@@ -73,6 +117,11 @@ class KafkaSettings(DataServiceSettings):
     spread: Spread = Field(
         default="preferred",
         description="Node anti-affinity: `required` never puts two nodes on one machine.",
+    )
+    zones: ZoneSpread = Field(
+        default="preferred",
+        description="Spread over availability zones (`topology.kubernetes.io/zone`); "
+        "`preferred` still schedules where the nodes carry no zone label.",
     )
     min_available: int | None = Field(
         default=None, ge=1, description="PDB minAvailable; default all nodes but one."
@@ -207,7 +256,13 @@ class Kafka(pulumi.ComponentResource):
                 core.VolumeMountArgs(name="logs", mount_path="/opt/kafka/logs"),
                 core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108 - an emptyDir
             ],
-            probes=tcp_probes(port="client", startup_seconds=300),
+            probes=probes(
+                liveness=Check(tcp_socket=core.TCPSocketActionArgs(port="client")),
+                readiness=Check(exec_=core.ExecActionArgs(command=["sh", "-c", READINESS_SCRIPT])),
+                startup_seconds=300,
+                readiness_period=30,
+                readiness_timeout=20,
+            ),
         )
         spec = pod_spec(
             init_containers=[copy_config],
@@ -219,6 +274,7 @@ class Kafka(pulumi.ComponentResource):
                 scratch_volume("tmp", size_limit="256Mi"),
             ],
             affinity=anti_affinity(names.selector, required=settings.spread == "required"),
+            topology_spread_constraints=zone_spread(names.selector, settings.zones),
             uid=KAFKA_UID,
             # A controlled shutdown moves partition leadership away before the node stops.
             termination_grace_period_seconds=120,
@@ -237,7 +293,9 @@ class Kafka(pulumi.ComponentResource):
             name,
             names=names,
             namespace=args.namespace,
-            ports=[tcp_port("client", CLIENT_PORT), tcp_port("controller", CONTROLLER_PORT)],
+            ports=[tcp_port("client", CLIENT_PORT)],
+            # The quorum's port: the nodes reach it through the headless Service, clients never.
+            peer_ports=[tcp_port("controller", CONTROLLER_PORT)],
             opts=child,
         )
         disruption_budget(
@@ -268,7 +326,11 @@ class Kafka(pulumi.ComponentResource):
             image=settings.exporter_image,
             size=settings.exporter_size,
             uid=EXPORTER_UID,
-            args=[f"--kafka.server={self.bootstrap}", f"--web.listen-address=:{EXPORTER_PORT}"],
+            args=[
+                f"--kafka.server={self.bootstrap}",
+                f"--kafka.version={PROTOCOL_VERSION}",
+                f"--web.listen-address=:{EXPORTER_PORT}",
+            ],
             ports=[core.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT)],
             probes=tcp_probes(port="metrics", startup_seconds=300),
         )

@@ -2,7 +2,9 @@
 
 The allowed paths, and nothing else:
 
-- the ingress controller's namespace to the frontend and the API (their HTTP ports);
+- the ingress traffic to the frontend and the API (their HTTP ports), and with cert-manager
+  HTTP-01 to its solver pods; where that traffic comes from follows the Ingress class
+  (:func:`ingress_peers`);
 - the clients of each data service to it (API and relay to PostgreSQL, Redis and Kafka; the
   Kafka exporter and the topics Job to Kafka), and Kafka nodes to each other;
 - the Dapr control plane and other Dapr sidecars to the sidecar ports of Dapr-enabled pods;
@@ -16,6 +18,7 @@ this module knows no workload's labels.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -35,6 +38,21 @@ NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 
 Selector = dict[str, str]
 
+NAMESPACED_CLASSES: tuple[str, ...] = ("nginx",)
+"""Ingress classes served by a controller in the cluster, in ``ingressNamespace``."""
+LOAD_BALANCER_RANGES: dict[str, tuple[str, ...]] = {
+    # Google's front ends and health checkers, the sources of the `gce` class's traffic to the
+    # pods (container-native load balancing, the default on VPC-native GKE clusters).
+    "gce": ("130.211.0.0/22", "35.191.0.0/16"),
+}
+"""Ingress classes whose load balancer sits outside the cluster, and its source ranges."""
+POD_NETWORKS: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+"""The private and shared (CGNAT) ranges: every cluster's pod network lies in them, so the
+pods of an in-cluster ingress controller do too."""
+ACME_SOLVER_SELECTOR: Selector = {"acme.cert-manager.io/http01-solver": "true"}
+"""The label cert-manager puts on its HTTP-01 solver pods, in the certificate's namespace."""
+ACME_SOLVER_PORT = 8089
+
 
 class NetworkPolicySettings(SettingsModel):
     """Whether the namespace is locked down, and where the trusted callers live."""
@@ -51,11 +69,29 @@ class NetworkPolicySettings(SettingsModel):
     monitoring_namespace: str = Field(
         default="monitoring", description="Namespace of the Prometheus that scrapes the pods."
     )
+    ingress_source_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Extra CIDR ranges the Ingress traffic comes from, for a load balancer "
+        "outside the cluster (AKS Application Gateway: its subnet). Required for an "
+        "`ingress.className` other than `nginx` (ingressNamespace) and `gce` (Google's ranges).",
+    )
 
     @field_validator("ingress_namespace", "dapr_namespace", "monitoring_namespace")
     @classmethod
     def _namespace_name(cls, value: str, info: ValidationInfo) -> str:
         return require_dns_label(value, field=info.field_name or "namespace")
+
+    @field_validator("ingress_source_cidrs")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(
+                    f"ingressSourceCidrs entry {entry!r} is not a CIDR network (e.g. 10.1.0.0/24)"
+                ) from None
+        return value
 
 
 class Pods(BaseModel):
@@ -82,6 +118,14 @@ class NetworkPoliciesArgs(ComponentArgs):
     """The pods the policies protect, as the platform labels them."""
 
     settings: NetworkPolicySettings = Field(default_factory=NetworkPolicySettings)
+    ingress_class: str = Field(
+        default="nginx", description="The Ingress class: decides where public traffic comes from."
+    )
+    acme_http01: bool = Field(
+        default=False,
+        description="cert-manager answers HTTP-01 challenges through the Ingress: admit the "
+        "ingress traffic to its solver pods too.",
+    )
     public: tuple[Pods, ...] = Field(description="Pods the ingress controller reaches.")
     data_services: dict[str, DataService] = Field(description="Data services by short name.")
     dapr_apps: tuple[Pods, ...] = Field(default=(), description="Pods with a Dapr sidecar.")
@@ -92,6 +136,49 @@ def _from_namespace(name: str) -> networking.NetworkPolicyPeerArgs:
     return networking.NetworkPolicyPeerArgs(
         namespace_selector=meta.LabelSelectorArgs(match_labels={NAMESPACE_LABEL: name})
     )
+
+
+def _from_cidr(cidr: str) -> networking.NetworkPolicyPeerArgs:
+    return networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=cidr))
+
+
+def _outside_sources(settings: NetworkPolicySettings, ingress_class: str) -> tuple[str, ...]:
+    return (*LOAD_BALANCER_RANGES.get(ingress_class, ()), *settings.ingress_source_cidrs)
+
+
+def ingress_networks(settings: NetworkPolicySettings, ingress_class: str) -> tuple[str, ...]:
+    """The networks the Ingress's traffic reaches the pods from: the in-cluster controller's pod
+    network (:data:`POD_NETWORKS`, as no stack setting names the cluster's) or the outside load
+    balancer's ranges. Behind the policies these are the only callers that may claim a client
+    address, so they are the proxies the API believes."""
+    inside = POD_NETWORKS if ingress_class in NAMESPACED_CLASSES else ()
+    return (*inside, *_outside_sources(settings, ingress_class))
+
+
+def ingress_peers(
+    settings: NetworkPolicySettings, ingress_class: str
+) -> list[networking.NetworkPolicyPeerArgs]:
+    """Where the Ingress's traffic reaches the pods from, for its class.
+
+    An in-cluster controller (``nginx``) sends from its pods, selected by namespace. A cloud
+    load balancer sends from addresses outside any namespace: Google's documented ranges for
+    ``gce``, the stack's ``ingressSourceCidrs`` for any other (Application Gateway). A class
+    with neither would leave the site unreachable behind the default deny, so it is refused,
+    naming the settings that fix it.
+    """
+    peers = (
+        [_from_namespace(settings.ingress_namespace)] if ingress_class in NAMESPACED_CLASSES else []
+    )
+    peers += [_from_cidr(cidr) for cidr in _outside_sources(settings, ingress_class)]
+    if not peers:
+        raise ValueError(
+            f"ingress.className={ingress_class!r} reaches the pods from addresses the "
+            "NetworkPolicies do not know: set networkPolicies.ingressSourceCidrs to its load "
+            "balancer's source ranges (Application Gateway: its subnet), use ingress.className "
+            f"{' or '.join(repr(c) for c in (*NAMESPACED_CLASSES, *LOAD_BALANCER_RANGES))}, "
+            "or set networkPolicies.enabled=false"
+        )
+    return peers
 
 
 def _from_pods(selector: Mapping[str, str]) -> networking.NetworkPolicyPeerArgs:
@@ -142,11 +229,18 @@ class NetworkPolicies(pulumi.ComponentResource):
         # An empty selector and no rules: every pod, nothing allowed in.
         policy("default-deny-ingress", {}, [])
 
+        public_peers = ingress_peers(settings, args.ingress_class)
         for pods in args.public:
             policy(
-                f"allow-ingress-to-{pods.name}",
-                pods.selector,
-                [_rule([_from_namespace(settings.ingress_namespace)], pods.ports)],
+                f"allow-ingress-to-{pods.name}", pods.selector, [_rule(public_peers, pods.ports)]
+            )
+        if args.acme_http01:
+            # cert-manager's solver pods run in this namespace, so the default deny blocks the
+            # challenge (and every certificate) unless the ingress traffic may reach them.
+            policy(
+                "allow-ingress-to-acme-solver",
+                ACME_SOLVER_SELECTOR,
+                [_rule(public_peers, (ACME_SOLVER_PORT,))],
             )
 
         for service, data in args.data_services.items():

@@ -42,6 +42,8 @@ from infra.network_policies import (
     NetworkPoliciesArgs,
     NetworkPolicySettings,
     Pods,
+    ingress_networks,
+    ingress_peers,
     with_dapr_metrics,
 )
 from infra.postgres import EXPORTER_PORT as POSTGRES_EXPORTER_PORT
@@ -59,6 +61,7 @@ from infra.secrets import (
     secret_name,
 )
 from infra.sizes import Size
+from infra.workload import ZoneSpread
 
 WORKLOADS: tuple[str, ...] = (
     "backend",
@@ -85,6 +88,11 @@ class WorkloadSettings(SettingsModel):
     size: Size = Field(default="small", description="Resource preset or explicit numbers.")
     spread: Spread = Field(
         default="preferred", description="Anti-affinity over nodes: none, preferred, required."
+    )
+    zones: ZoneSpread = Field(
+        default="none",
+        description="Spread over availability zones: none, preferred, required (prod: "
+        "preferred for the backend and frontend).",
     )
     min_available: int | None = Field(
         default=None, ge=1, description="PDB minAvailable; default all replicas but one."
@@ -174,6 +182,8 @@ class PlatformArgs(SettingsModel):
                         "the autoscaler may scale down to that many pods"
                     )
         check_for_cloud(self.addons, self.cluster.provider, self.ingress.class_name)
+        if self.network_policies.enabled:
+            ingress_peers(self.network_policies, self.ingress.class_name)
         return self
 
 
@@ -219,7 +229,11 @@ class TodoPlatform(pulumi.ComponentResource):
                 instance=instance,
                 settings=args.app,
                 kafka_bootstrap=bootstrap,
-                api_port_guarded=args.network_policies.enabled,
+                ingress_networks=(
+                    ingress_networks(args.network_policies, args.ingress.class_name)
+                    if args.network_policies.enabled
+                    else ()
+                ),
             ),
             opts=in_namespace,
         )
@@ -496,6 +510,8 @@ def _network_policies_args(
         namespace=args.namespace,
         instance=instance,
         settings=args.network_policies,
+        ingress_class=args.ingress.class_name,
+        acme_http01=args.ingress.enabled and args.ingress.tls,
         public=(web, api),
         data_services={
             "postgres": DataService(

@@ -41,14 +41,23 @@ class Probes:
     startup: core.ProbeArgs | None = None
 
 
-def probes(*, liveness: Check, readiness: Check, startup_seconds: int = 0) -> Probes:
+def probes(
+    *,
+    liveness: Check,
+    readiness: Check,
+    startup_seconds: int = 0,
+    readiness_period: int = 10,
+    readiness_timeout: int = 3,
+) -> Probes:
     """Liveness tolerates two minutes of trouble; readiness reacts within thirty seconds.
 
     ``startup_seconds`` > 0 adds a startup probe that allows that long for the first start.
+    A readiness check that starts a process (a JVM) asks for a longer ``readiness_period``
+    and ``readiness_timeout``, so its CPU cost stays a small part of the container's request.
     """
     return Probes(
         liveness=liveness.probe(period=20, timeout=5, failures=6),
-        readiness=readiness.probe(period=10, timeout=3, failures=3),
+        readiness=readiness.probe(period=readiness_period, timeout=readiness_timeout, failures=3),
         startup=(
             liveness.probe(period=5, timeout=3, failures=max(1, startup_seconds // 5))
             if startup_seconds > 0

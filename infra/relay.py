@@ -27,10 +27,11 @@ import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
 
-from infra.backend import APP_NAME, app_env
+from infra.backend import APP_NAME, app_env, credential_files
 from infra.component import child_options
 from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
+from infra.secrets import DATABASE_URL_KEY
 from infra.security import scratch_volume
 from infra.workload import container, scrape_annotations
 
@@ -38,13 +39,17 @@ METRICS_PORT = 9102
 """Where ``todo-api relay`` serves /metrics (``TODO_METRICS_PORT``)."""
 PROBE_PATH = "/metrics?name[]=todo_events_published_total"
 """A scrape of one in-memory counter: answers without touching the database."""
+RELAY_SECRETS: tuple[str, ...] = (DATABASE_URL_KEY,)
+"""The relay reads the outbox and publishes: the database URL, never the JWT key."""
 
 
 class RelayArgs(AppWorkloadArgs):
     """The relay Deployment: the API's image and settings, another command."""
 
     config_map_name: str = Field(description="ConfigMap with the non-secret `TODO_*` settings.")
-    secret_name: str = Field(description="Secret with the secret `TODO_*` settings.")
+    secret_name: str = Field(
+        description="Secret with the secret `TODO_*` settings; the relay reads `RELAY_SECRETS`."
+    )
     startup_seconds: int = Field(
         default=60, ge=0, le=600, description="Time the metrics server may take to answer."
     )
@@ -61,6 +66,7 @@ class Relay(pulumi.ComponentResource):
         super().__init__("todo:infra:Relay", name, None, opts)
         child = child_options(self, opts)
         names = AppLabels(args, app=APP_NAME, component="relay")
+        credentials = credential_files("relay", args.secret_name, RELAY_SECRETS)
         relay = container(
             "relay",
             image=args.image,
@@ -69,9 +75,15 @@ class Relay(pulumi.ComponentResource):
             ports=[
                 core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")
             ],
-            env=[core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT))],
-            env_from=app_env(args.config_map_name, args.secret_name),
-            volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108  # an emptyDir
+            env=[
+                core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT)),
+                *credentials.env,
+            ],
+            env_from=app_env(args.config_map_name),
+            volume_mounts=[
+                core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108  # an emptyDir
+                credentials.mount,
+            ],
             probes=http_probes(
                 port="metrics",
                 liveness_path=PROBE_PATH,
@@ -84,7 +96,7 @@ class Relay(pulumi.ComponentResource):
             args=args,
             names=names,
             containers=[relay],
-            volumes=[scratch_volume("tmp")],
+            volumes=[scratch_volume("tmp"), credentials.volume],
             pod_annotations=scrape_annotations(METRICS_PORT),
             opts=child,
         )

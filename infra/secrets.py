@@ -78,7 +78,7 @@ class CredentialsArgs(ComponentArgs):
 
 
 class Credentials(pulumi.ComponentResource):
-    """The Opaque Secret the workloads read with ``envFrom``/``secretKeyRef``, and with Dapr
+    """The Opaque Secret each workload reads the keys it uses from (``secretKeyRef``), and with Dapr
     sidecars the one their injector reads the app token from."""
 
     name: pulumi.Output[str]

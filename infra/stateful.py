@@ -100,12 +100,14 @@ def services(
     names: StatefulNames,
     namespace: str,
     ports: Sequence[core.ServicePortArgs],
+    peer_ports: Sequence[core.ServicePortArgs] = (),
     opts: pulumi.ResourceOptions,
 ) -> tuple[core.Service, core.Service]:
     """The headless Service (per-pod DNS, ready or not) and the client Service.
 
     The headless one publishes pods before they are ready, because the members of a quorum
-    (Kafka controllers) must find each other to become ready at all.
+    (Kafka controllers) must find each other to become ready at all. ``peer_ports`` are the
+    ports only the service's own nodes use: on the headless Service, not the client one.
     """
     headless = core.Service(
         f"{resource_name}-headless",
@@ -114,7 +116,7 @@ def services(
             cluster_ip="None",
             publish_not_ready_addresses=True,
             selector=names.selector,
-            ports=list(ports),
+            ports=[*ports, *peer_ports],
         ),
         opts=opts,
     )

@@ -9,6 +9,7 @@ spreading rule for replicas.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
@@ -19,6 +20,9 @@ from infra.security import DEFAULT_UID, container_security_context, pod_security
 from infra.sizes import Size, requirements
 
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
+
+ZoneSpread = Literal["none", "preferred", "required"]
 
 
 def object_meta(
@@ -82,6 +86,7 @@ def pod_spec(
     init_containers: Sequence[core.ContainerArgs] = (),
     volumes: Sequence[core.VolumeArgs] = (),
     affinity: core.AffinityArgs | None = None,
+    topology_spread_constraints: Sequence[core.TopologySpreadConstraintArgs] = (),
     automount_service_account_token: bool = False,
     uid: int = DEFAULT_UID,
     restart_policy: str | None = None,
@@ -101,6 +106,7 @@ def pod_spec(
         containers=list(containers),
         volumes=list(volumes) or None,
         affinity=affinity,
+        topology_spread_constraints=list(topology_spread_constraints) or None,
         restart_policy=restart_policy,
         termination_grace_period_seconds=termination_grace_period_seconds,
     )
@@ -156,3 +162,25 @@ def anti_affinity(
             ]
         )
     )
+
+
+def zone_spread(
+    selector: Mapping[str, str], spread: ZoneSpread
+) -> list[core.TopologySpreadConstraintArgs]:
+    """Spread a workload's replicas over availability zones, at most one apart.
+
+    Node anti-affinity keeps replicas off one machine; this keeps them off one zone, so a zone
+    outage leaves the rest serving (and a Kafka quorum its majority). ``preferred`` lets the
+    scheduler break the spread when a zone is full or the nodes carry no zone label (a
+    single-zone or local cluster); ``required`` leaves such pods Pending instead.
+    """
+    if spread == "none":
+        return []
+    return [
+        core.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key=ZONE_TOPOLOGY,
+            when_unsatisfiable="DoNotSchedule" if spread == "required" else "ScheduleAnyway",
+            label_selector=meta.LabelSelectorArgs(match_labels=dict(selector)),
+        )
+    ]

@@ -2,31 +2,97 @@
 
 With nothing set the service runs on its embedded default: SQLite in the working directory, no
 cache, events kept in the outbox. Only that default may run without a signing key (it generates
-one and says so loudly); anywhere else a missing or placeholder secret is an error, because
-tokens signed with a guessable key are forgeable.
+one and says so loudly); anywhere else a placeholder secret is an error, because tokens signed
+with a guessable key are forgeable, and ``serve`` refuses to start without one
+(:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``, ``consume``) sign nothing,
+so they run without the key: a deployment need not hand it to them.
+
+Each secret setting may instead come from a file: ``TODO_<NAME>_FILE`` names it (a mounted
+Kubernetes Secret key, a Docker secret), so the value never sits in the process environment,
+which ``/proc/<pid>/environ``, crash reports and child processes expose. Setting both the
+variable and its ``_FILE`` is an error, not a silent choice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 EMBEDDED_DATABASE_URL = "sqlite:///./todo.db"
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "development", "dev", "todo"})
 
+ENV_PREFIX = "TODO_"
+SECRET_FILE_SETTINGS: tuple[str, ...] = (
+    "database_url",
+    "redis_url",
+    "jwt_secret",
+    "dapr_app_token",
+)
+"""The settings that may be read from ``TODO_<NAME>_FILE``: those that hold a credential."""
+
 log = logging.getLogger(__name__)
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``TODO_<NAME>_FILE``: the setting's value is the named file's content, without the line
+    break an editor or ``echo`` leaves at its end."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        variable = f"{ENV_PREFIX}{field_name.upper()}"
+        path = os.environ.get(f"{variable}_FILE")
+        if field_name not in SECRET_FILE_SETTINGS or not path:
+            return None, field_name, False
+        if variable in os.environ:
+            raise ValueError(f"set {variable} or {variable}_FILE, not both")
+        try:
+            return Path(path).read_text().rstrip("\r\n"), field_name, False
+        except OSError as exc:
+            raise ValueError(f"{variable}_FILE={path!r} cannot be read: {exc.strerror}") from None
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
 
 
 class Settings(BaseSettings):
     """Every knob of the service; defaults are the embedded local run."""
 
-    model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then ``TODO_<NAME>_FILE`` for the secret settings."""
+        return (
+            init_settings,
+            env_settings,
+            SecretFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     database_url: str = Field(
         EMBEDDED_DATABASE_URL,
@@ -126,10 +192,7 @@ class Settings(BaseSettings):
     def _signing_key(self) -> Settings:
         if self.jwt_secret is None:
             if not self.is_sqlite:
-                raise ValueError(
-                    "TODO_JWT_SECRET is required when TODO_DATABASE_URL is not SQLite "
-                    "(only the embedded default may generate a development key)"
-                )
+                return self
             log.warning(
                 "TODO_JWT_SECRET is not set: generated a random DEVELOPMENT signing key. "
                 "Tokens stop working when this process exits. Never run like this in production."
@@ -146,7 +209,12 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> str:
-        assert self.jwt_secret is not None, "set by the validator"
+        """The JWT key; asked for only by what signs or checks tokens (the API)."""
+        if self.jwt_secret is None:
+            raise ValueError(
+                "TODO_JWT_SECRET is required when TODO_DATABASE_URL is not SQLite "
+                "(only the embedded default may generate a development key)"
+            )
         return self.jwt_secret.get_secret_value()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.kafka import PROTOCOL_VERSION
+
 STATESTORE = "statestore"
 PUBSUB = "pubsub"
 BINDING = "task-events"
@@ -39,6 +41,8 @@ def _kafka_metadata(brokers: str, consumer_group: str) -> list[dict[str, Any]]:
         _item("consumerGroup", consumer_group),
         _item("authType", "none"),
         _item("disableTls", "true"),
+        # Sarama's default (2.0.0) picks request versions Kafka 4 no longer accepts.
+        _item("version", PROTOCOL_VERSION),
     ]
 
 

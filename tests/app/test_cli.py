@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import inspect
 
 from app.db import make_engine
-from tests.app.conftest import SECRET, make_settings
+from tests.app.conftest import make_settings
 from tests.app.helpers import dead_port
 
 TODO_API = str(Path(sys.executable).with_name("todo-api"))
@@ -79,12 +79,14 @@ def test_serve_with_no_settings_runs_the_embedded_default(
 
 
 def test_migrate_brings_an_empty_postgres_database_to_head(
-    new_postgres: Callable[..., str],
+    new_postgres: Callable[..., str], tmp_path: Path
 ) -> None:
     url = new_postgres(migrated=False)
+    # As in the cluster: only the database URL, as a mounted file, and no signing key.
+    (tmp_path / "database-url").write_text(url + "\n")
     done = subprocess.run(
         [TODO_API, "migrate"],
-        env=_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET),
+        env=_env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")),
         capture_output=True,
         text=True,
         timeout=60,
@@ -96,9 +98,9 @@ def test_migrate_brings_an_empty_postgres_database_to_head(
     engine.dispose()
 
 
-def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
+def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path) -> None:
     done = subprocess.run(
-        [TODO_API, "migrate"],
+        [TODO_API, "serve", "--port", str(dead_port())],
         cwd=tmp_path,
         env=_env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
         capture_output=True,

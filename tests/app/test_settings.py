@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -25,9 +26,11 @@ def test_embedded_default_generates_a_development_key_loudly(
     assert "DEVELOPMENT signing key" in caplog.text
 
 
-def test_outside_the_default_a_missing_secret_is_an_error() -> None:
-    with pytest.raises(ValidationError, match="TODO_JWT_SECRET is required"):
-        Settings(database_url=POSTGRES)
+def test_outside_the_default_a_missing_secret_is_an_error_where_tokens_are_signed() -> None:
+    # The workers (migrate, relay, consume) read these settings and never sign a token.
+    settings = Settings(database_url=POSTGRES)
+    with pytest.raises(ValueError, match="TODO_JWT_SECRET is required"):
+        _ = settings.signing_key
 
 
 @pytest.mark.parametrize("secret", ["changeme", "short-secret", "x" * 31])
@@ -49,6 +52,53 @@ def test_environment_variables_use_the_todo_prefix(monkeypatch: pytest.MonkeyPat
     assert settings.kafka_bootstrap_servers == "kafka:9092"
     assert settings.log_level == "DEBUG"
     assert settings.relay_in_process is True
+
+
+def test_secret_settings_may_come_from_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As Kubernetes mounts a Secret key; the trailing line break of an edited file is dropped.
+    for name, value in (
+        ("TODO_DATABASE_URL", POSTGRES),
+        ("TODO_JWT_SECRET", "f" * 40),
+        ("TODO_REDIS_URL", "redis://:p@cache:6379/0"),
+        ("TODO_DAPR_APP_TOKEN", "t" * 64),
+    ):
+        (tmp_path / name).write_text(value + "\n")
+        monkeypatch.setenv(f"{name}_FILE", str(tmp_path / name))
+    settings = Settings()
+    assert settings.database_url == POSTGRES
+    assert settings.signing_key == "f" * 40
+    assert settings.redis_url == "redis://:p@cache:6379/0"
+    assert settings.dapr_app_token is not None
+    assert settings.dapr_app_token.get_secret_value() == "t" * 64
+
+
+def test_a_file_secret_is_validated_like_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "jwt").write_text("changeme")
+    monkeypatch.setenv("TODO_JWT_SECRET_FILE", str(tmp_path / "jwt"))
+    with pytest.raises(ValidationError, match="at least 32 random characters"):
+        Settings(database_url=POSTGRES)
+
+
+def test_a_variable_and_its_file_together_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "jwt").write_text("f" * 40)
+    monkeypatch.setenv("TODO_JWT_SECRET_FILE", str(tmp_path / "jwt"))
+    monkeypatch.setenv("TODO_JWT_SECRET", "e" * 40)
+    with pytest.raises(ValueError, match="set TODO_JWT_SECRET or TODO_JWT_SECRET_FILE, not both"):
+        Settings()
+
+
+def test_a_missing_secret_file_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TODO_DATABASE_URL_FILE", str(tmp_path / "absent"))
+    with pytest.raises(ValueError, match=r"TODO_DATABASE_URL_FILE='.*absent' cannot be read"):
+        Settings()
 
 
 @pytest.mark.parametrize(

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from infra.app_config import AppConfig, AppConfigArgs, AppSettings
+from infra.network_policies import POD_NETWORKS
 from stacks.render import Rendered
 from tests.infra.manifests import build, named
 
 
-def _data(settings: AppSettings, *, api_port_guarded: bool = False) -> dict[str, str]:
+def _data(settings: AppSettings, *, ingress_networks: tuple[str, ...] = ()) -> dict[str, str]:
     args = AppConfigArgs(
         namespace="todo-test",
         instance="todo",
         settings=settings,
         kafka_bootstrap="k:9092",
-        api_port_guarded=api_port_guarded,
+        ingress_networks=ingress_networks,
     )
     data: dict[str, str] = named(build(lambda: AppConfig("t", args)), "ConfigMap", "todo-settings")[
         "data"
@@ -48,9 +53,9 @@ def test_feature_names_are_checked() -> None:
         AppSettings(features={"Dark Mode": True})
 
 
-def test_behind_network_policies_the_ingress_controller_names_the_client() -> None:
-    data = _data(AppSettings(), api_port_guarded=True)
-    assert data["TODO_FORWARDED_ALLOW_IPS"] == "*"
+def test_behind_network_policies_only_the_ingress_networks_are_believed() -> None:
+    data = _data(AppSettings(), ingress_networks=("10.0.0.0/8", "35.191.0.0/16"))
+    assert data["TODO_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8,35.191.0.0/16"
 
 
 def test_without_network_policies_the_pod_trusts_only_itself() -> None:
@@ -59,7 +64,7 @@ def test_without_network_policies_the_pod_trusts_only_itself() -> None:
 
 def test_a_stack_may_name_its_trusted_proxies() -> None:
     settings = AppSettings(forwarded_allow_ips="10.244.0.0/16, 127.0.0.1")
-    data = _data(settings, api_port_guarded=True)
+    data = _data(settings, ingress_networks=POD_NETWORKS)
     assert data["TODO_FORWARDED_ALLOW_IPS"] == "10.244.0.0/16, 127.0.0.1"
 
 
@@ -74,7 +79,39 @@ def test_forwarded_allow_ips_must_be_addresses_or_networks(value: str, entry: st
 def test_stacks_trust_the_ingress_only_where_network_policies_guard_the_api(
     stacks: dict[str, Rendered],
 ) -> None:
-    for stack, trusted in (("dev", "127.0.0.1"), ("staging", "*"), ("prod", "*")):
+    for stack, trusted in (
+        ("dev", "127.0.0.1"),
+        ("staging", ",".join(POD_NETWORKS)),
+        ("prod", ",".join(POD_NETWORKS)),
+    ):
         manifests = stacks[stack].manifests()
         data = named(manifests, "ConfigMap", "todo-settings")["data"]
         assert data["TODO_FORWARDED_ALLOW_IPS"] == trusted, stack
+        assert "*" not in data["TODO_FORWARDED_ALLOW_IPS"], stack
+
+
+def _client_seen_by_the_api(trusted: str, peer: str, forwarded_for: str) -> str:
+    """The client address uvicorn's proxy-header handling gives the app (as `serve` runs it)."""
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["client"][0])
+
+    scope = {
+        "type": "http",
+        "client": (peer, 40000),
+        "headers": [(b"x-forwarded-for", forwarded_for.encode())],
+    }
+    asyncio.run(ProxyHeadersMiddleware(app, trusted_hosts=trusted)(scope, None, None))
+    return seen[0]
+
+
+def test_an_appended_forwarded_header_cannot_choose_the_client_address(
+    stacks: dict[str, Rendered],
+) -> None:
+    # A proxy that appends: the client wrote the first entry, the controller (a pod) the last.
+    data = named(stacks["prod"].manifests(), "ConfigMap", "todo-settings")["data"]
+    trusted = data["TODO_FORWARDED_ALLOW_IPS"]
+    assert _client_seen_by_the_api(trusted, "10.52.1.4", "6.6.6.6, 203.0.113.7") == "203.0.113.7"
+    # What trusting every peer would have done: believe the client's own claim.
+    assert _client_seen_by_the_api("*", "10.52.1.4", "6.6.6.6, 203.0.113.7") == "6.6.6.6"

@@ -1,23 +1,30 @@
-"""HPAs: bounds, CPU and memory targets, fast scale-up and slow scale-down."""
+"""HPAs: bounds, a CPU target (memory only when asked), fast scale-up and slow scale-down."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from infra.autoscaling import Autoscaler, AutoscalerArgs, AutoscalingSettings, ReplicaRange
+from infra.autoscaling import (
+    Autoscaler,
+    AutoscalerArgs,
+    AutoscalingSettings,
+    ReplicaRange,
+    ScalingPolicy,
+)
 from tests.infra.mock_run import one, run
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 
 
-def _hpa(replicas: ReplicaRange) -> dict:
+def _hpa(replicas: ReplicaRange, policy: ScalingPolicy | None = None) -> dict:
     args = AutoscalerArgs(
         namespace="todo-app",
         instance="todo",
         deployment_name="todo-backend",
         component="backend",
         replicas=replicas,
+        policy=policy or ScalingPolicy(),
     )
     return one(run(lambda: Autoscaler("backend-autoscaler", args)), HPA).inputs
 
@@ -38,13 +45,20 @@ def test_targets_the_deployment_within_its_range():
     assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
 
 
-def test_holds_70_percent_cpu_and_80_percent_memory():
-    metrics = _hpa(AutoscalingSettings().backend)["spec"]["metrics"]
-    targets = {m["resource"]["name"]: m["resource"]["target"] for m in metrics}
-    assert targets == {
+def _targets(hpa: dict) -> dict:
+    return {m["resource"]["name"]: m["resource"]["target"] for m in hpa["spec"]["metrics"]}
+
+
+def test_holds_70_percent_cpu_and_no_memory_target():
+    # The service's memory does not fall when load does: a memory target would never scale down.
+    assert _targets(_hpa(AutoscalingSettings().backend)) == {
         "cpu": {"type": "Utilization", "averageUtilization": 70},
-        "memory": {"type": "Utilization", "averageUtilization": 80},
     }
+
+
+def test_a_memory_target_is_added_when_a_stack_asks_for_one():
+    hpa = _hpa(AutoscalingSettings().backend, ScalingPolicy(memory_utilization=90))
+    assert _targets(hpa)["memory"] == {"type": "Utilization", "averageUtilization": 90}
 
 
 def test_scales_up_100_percent_every_15_seconds():

@@ -87,14 +87,38 @@ def test_dapr_off_leaves_no_dapr_annotation():
     assert not [key for key in annotations if key.startswith("dapr.io/")]
 
 
-def test_settings_come_from_the_configmap_and_secret():
+def _credential_files(spec: dict, container: dict) -> dict[str, str]:
+    """TODO_*_FILE variable -> the Secret key behind the file it names."""
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"] if "secret" in volumes[m["name"]]]
+    assert mount["readOnly"] is True
+    secret = volumes[mount["name"]]["secret"]
+    assert secret["secretName"] == "todo-credentials"
+    assert secret["defaultMode"] == 0o440
+    keys = {item["path"]: item["key"] for item in secret["items"]}
+    return {
+        v["name"]: keys[v["value"].removeprefix(mount["mountPath"] + "/")]
+        for v in container.get("env", [])
+        if v["name"].endswith("_FILE")
+    }
+
+
+def test_settings_come_from_the_configmap_and_only_the_secret_keys_each_container_reads():
     spec = _pod(_render())["spec"]
-    expected = [
-        {"configMapRef": {"name": "todo-settings"}},
-        {"secretRef": {"name": "todo-credentials"}},
-    ]
-    assert spec["containers"][0]["envFrom"] == expected
-    assert spec["initContainers"][1]["envFrom"] == expected
+    expected = [{"configMapRef": {"name": "todo-settings"}}]
+    api, migrate = spec["containers"][0], spec["initContainers"][1]
+    assert api["envFrom"] == expected
+    assert migrate["envFrom"] == expected
+    api_keys = ("TODO_DATABASE_URL", "TODO_REDIS_URL", "TODO_JWT_SECRET", "TODO_DAPR_APP_TOKEN")
+    assert _credential_files(spec, api) == {f"{key}_FILE": key for key in api_keys}
+    assert _credential_files(spec, migrate) == {"TODO_DATABASE_URL_FILE": "TODO_DATABASE_URL"}
+
+
+def test_credentials_are_files_not_environment_variables():
+    spec = _pod(_render())["spec"]
+    for container in [*spec["initContainers"], *spec["containers"]]:
+        refs = [v for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})]
+        assert refs == [], container["name"]
 
 
 @pytest.mark.parametrize("container", ["wait-for-postgres", "migrate", "api"])
@@ -116,7 +140,7 @@ def test_service_account_token_is_not_mounted():
 
 def test_writable_tmp_is_a_size_capped_empty_dir():
     spec = _pod(_render())["spec"]
-    assert spec["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in spec["volumes"]
     assert {"name": "tmp", "mountPath": "/tmp"} in spec["containers"][0]["volumeMounts"]
 
 

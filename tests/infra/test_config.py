@@ -81,11 +81,26 @@ def test_overrides_merge_into_the_profile() -> None:
             {"kafka": {"storage": {"storageClass": "Fast SSD"}}},
             r"todo-evolution:kafka\.storage\.storageClass: .*'Fast SSD'",
         ),
+        (
+            {"ingress": {"className": "azure-application-gateway"}},
+            r"ingress\.className='azure-application-gateway' reaches the pods from addresses "
+            r".*set networkPolicies\.ingressSourceCidrs",
+        ),
+        (
+            {"networkPolicies": {"ingressSourceCidrs": ["10.1.0.0/33"]}},
+            r"todo-evolution:networkPolicies\.ingressSourceCidrs: .*'10\.1\.0\.0/33'",
+        ),
     ],
 )
 def test_bad_settings_name_the_key(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(StackConfigError, match=message):
         load(**overrides)
+
+
+def test_an_outside_load_balancer_needs_its_source_ranges_only_behind_policies() -> None:
+    gateway = {"className": "azure-application-gateway"}
+    assert load(ingress=gateway, networkPolicies={"ingressSourceCidrs": ["10.1.0.0/24"]})
+    assert load(ingress=gateway, networkPolicies={"enabled": False})
 
 
 def test_every_problem_is_reported_at_once() -> None:

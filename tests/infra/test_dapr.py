@@ -75,6 +75,12 @@ def test_kafka_binding_is_output_only():
     assert metadata["publishTopic"]["value"] == "task.updated"
 
 
+@pytest.mark.parametrize("name", ["pubsub", "task-events"])
+def test_kafka_components_speak_kafka_4(name):
+    # Sarama's default protocol (2.0.0) uses request versions Kafka 4 removed (KIP-896).
+    assert _metadata(_component(_render(), name))["version"]["value"] == "4.0.0"
+
+
 def test_no_secret_value_in_any_component():
     for component in of_type(_render(), COMPONENT):
         for item in component.inputs["spec"]["metadata"]:

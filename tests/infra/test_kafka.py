@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from infra.kafka import Kafka, KafkaArgs, KafkaSettings, cluster_id
+from infra.kafka import IN_SYNC_PROGRAM, Kafka, KafkaArgs, KafkaSettings, cluster_id
 from infra.stateful import StorageSettings
 from tests.infra.manifests import build, containers, named, of_kind, pod_spec
 
@@ -115,3 +117,85 @@ def test_settings_are_checked(settings: dict[str, Any], message: str) -> None:
 def test_storage_class_must_be_a_name() -> None:
     with pytest.raises(ValidationError, match=r"storageClass='SSD!' is not a valid"):
         StorageSettings.model_validate({"storageClass": "SSD!"})
+
+
+def _broker(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    statefulset = named(objects, "StatefulSet", "todo-kafka")
+    (broker,) = [c for _, c in containers(statefulset) if c["name"] == "kafka"]
+    return broker
+
+
+def test_brokers_spread_over_zones() -> None:
+    statefulset = named(_objects(nodes=3), "StatefulSet", "todo-kafka")
+    (constraint,) = pod_spec(statefulset)["topologySpreadConstraints"]
+    assert constraint["topologyKey"] == "topology.kubernetes.io/zone"
+    assert constraint["maxSkew"] == 1
+    assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert (
+        constraint["labelSelector"]["matchLabels"] == statefulset["spec"]["selector"]["matchLabels"]
+    )
+
+
+def test_required_zone_spread_refuses_to_stack_a_zone() -> None:
+    statefulset = named(_objects(nodes=3, zones="required"), "StatefulSet", "todo-kafka")
+    (constraint,) = pod_spec(statefulset)["topologySpreadConstraints"]
+    assert constraint["whenUnsatisfiable"] == "DoNotSchedule"
+
+
+def test_controller_port_is_on_the_headless_service_only() -> None:
+    objects = _objects(nodes=3)
+    client = named(objects, "Service", "todo-kafka")
+    headless = named(objects, "Service", "todo-kafka-headless")
+    assert [p["port"] for p in client["spec"]["ports"]] == [9092]
+    assert [p["port"] for p in headless["spec"]["ports"]] == [9092, 9093]
+
+
+def test_readiness_asks_the_broker_whether_it_caught_up() -> None:
+    broker = _broker(_objects(nodes=3))
+    readiness = broker["readinessProbe"]
+    assert "tcpSocket" not in readiness
+    script = readiness["exec"]["command"][-1]
+    assert "kafka-topics.sh --bootstrap-server localhost:9092" in script
+    assert "--under-replicated-partitions" in script
+    # The probe's JVM must not take the broker's heap (KAFKA_HEAP_OPTS of the container).
+    assert "KAFKA_HEAP_OPTS=-Xmx64m" in script
+    assert readiness["timeoutSeconds"] < readiness["periodSeconds"]
+    # Liveness stays a port check: a broker waiting for its peers is not wedged.
+    assert broker["livenessProbe"]["tcpSocket"]["port"] == "client"
+
+
+PARTITIONS = (
+    "\tTopic: task.created\tPartition: 0\tLeader: 0\tReplicas: 0,1,2\tIsr: 0,2\tElr: \t"
+    "LastKnownElr: \n"
+    "\tTopic: task.updated\tPartition: 1\tLeader: 2\tReplicas: 2,0,1\tIsr: 2,0\tElr: \t"
+    "LastKnownElr: \n"
+    "\tTopic: __consumer_offsets\tPartition: 7\tLeader: 0\tReplicas: 0,12,2\tIsr: 0,2\t"
+    "Elr: \tLastKnownElr: \n"
+)
+
+
+def _caught_up(node: str, partitions: str) -> bool:
+    """Runs the probe's awk program, as the broker's shell would, on describe output."""
+    awk = shutil.which("awk")
+    assert awk is not None, "awk is needed to run the probe's program"
+    result = subprocess.run(
+        [awk, "-v", f"id={node}", IN_SYNC_PROGRAM], input=partitions, text=True, check=False
+    )
+    return result.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("node", "caught_up"),
+    [("0", True), ("2", True), ("1", False), ("12", False)],
+)
+def test_in_sync_check_fails_for_a_replica_missing_from_the_isr(node: str, caught_up: bool) -> None:
+    assert _caught_up(node, PARTITIONS) is caught_up
+
+
+def test_in_sync_check_passes_with_nothing_under_replicated() -> None:
+    assert _caught_up("1", "")
+
+
+def test_exporter_speaks_kafka_4() -> None:
+    (container,) = pod_spec(named(_objects(), "Deployment", "todo-kafka-exporter"))["containers"]
+    assert "--kafka.version=4.0.0" in container["args"]

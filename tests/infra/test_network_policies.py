@@ -23,10 +23,11 @@ POSTGRES = {"app.kubernetes.io/component": "postgres"}
 KAFKA = {"app.kubernetes.io/component": "kafka"}
 
 
-def _render() -> list[Registered]:
+def _render(**options: object) -> list[Registered]:
     args = NetworkPoliciesArgs(
         namespace="todo-app",
         instance="todo",
+        **options,
         public=(
             Pods(name="frontend", selector=FRONTEND, ports=(8080,)),
             Pods(name="backend", selector=BACKEND, ports=(8000,)),
@@ -51,8 +52,10 @@ def _render() -> list[Registered]:
     return run(lambda: NetworkPolicies("policies", args))
 
 
-def _policies() -> dict[str, dict]:
-    return {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in of_type(_render(), POLICY)}
+def _policies(**options: object) -> dict[str, dict]:
+    return {
+        r.inputs["metadata"]["name"]: r.inputs["spec"] for r in of_type(_render(**options), POLICY)
+    }
 
 
 def _ports(rule: dict) -> list[int]:
@@ -61,7 +64,9 @@ def _ports(rule: dict) -> list[int]:
 
 def _sources(rule: dict) -> list[dict]:
     return [
-        peer.get("podSelector", peer.get("namespaceSelector"))["matchLabels"]
+        peer["ipBlock"]
+        if "ipBlock" in peer
+        else peer.get("podSelector", peer.get("namespaceSelector"))["matchLabels"]
         for peer in rule["from"]
     ]
 
@@ -118,3 +123,34 @@ def test_every_policy_restricts_ingress_only():
 def test_bad_namespace_name_is_refused():
     with pytest.raises(ValidationError, match="monitoring_namespace='Monitoring'"):
         NetworkPolicySettings(monitoring_namespace="Monitoring")
+
+
+def test_ingress_traffic_reaches_the_acme_solver_when_certificates_use_http01():
+    policy = _policies(acme_http01=True)["todo-allow-ingress-to-acme-solver"]
+    assert policy["podSelector"]["matchLabels"] == {"acme.cert-manager.io/http01-solver": "true"}
+    (rule,) = policy["ingress"]
+    assert _sources(rule) == [{"kubernetes.io/metadata.name": "ingress-nginx"}]
+    assert _ports(rule) == [8089]
+
+
+def test_no_solver_policy_without_http01():
+    assert "todo-allow-ingress-to-acme-solver" not in _policies()
+
+
+def test_gce_class_admits_googles_load_balancer_ranges():
+    policies = _policies(ingress_class="gce", acme_http01=True)
+    for name in ("frontend", "backend", "acme-solver"):
+        (rule,) = policies[f"todo-allow-ingress-to-{name}"]["ingress"]
+        assert _sources(rule) == [{"cidr": "130.211.0.0/22"}, {"cidr": "35.191.0.0/16"}], name
+
+
+def test_other_classes_admit_the_configured_source_ranges():
+    settings = NetworkPolicySettings(ingress_source_cidrs=["10.225.0.0/24"])
+    policies = _policies(ingress_class="azure-application-gateway", settings=settings)
+    (rule,) = policies["todo-allow-ingress-to-backend"]["ingress"]
+    assert _sources(rule) == [{"cidr": "10.225.0.0/24"}]
+
+
+def test_a_class_with_no_known_source_is_refused():
+    with pytest.raises(ValueError, match=r"networkPolicies\.ingressSourceCidrs"):
+        _render(ingress_class="azure-application-gateway")

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from infra.network_policies import ACME_SOLVER_SELECTOR
 from stacks.render import Rendered, plain
-from tests.infra.manifests import WORKLOAD_KINDS
+from tests.infra.manifests import WORKLOAD_KINDS, render
 
 
 def _objects(rendered: Rendered, kind: str) -> dict[str, dict[str, Any]]:
@@ -63,7 +64,8 @@ def test_every_network_policy_selects_real_pods(stacks, stack):
     assert "todo-default-deny-ingress" in policies
     for name, policy in policies.items():
         target = policy["spec"]["podSelector"].get("matchLabels", {})
-        if target:
+        # cert-manager, not the stack, makes the HTTP-01 solver pods.
+        if target and target != ACME_SOLVER_SELECTOR:
             assert _selects_a_pod(stacks[stack], target), f"{name} protects no pod: {target}"
         for rule in policy["spec"].get("ingress", []):
             for peer in rule["from"]:
@@ -127,7 +129,11 @@ def test_api_sidecar_sends_the_token_the_api_expects(stacks, stack):
     }
     pod = _objects(stacks[stack], "Deployment")["todo-backend"]["spec"]["template"]
     injector = secrets[pod["metadata"]["annotations"]["dapr.io/app-token-secret"]]
-    assert {"secretRef": {"name": "todo-credentials"}} in pod["spec"]["containers"][0]["envFrom"]
+    (api,) = [c for c in pod["spec"]["containers"] if c["name"] == "api"]
+    path = "/var/run/secrets/todo/TODO_DAPR_APP_TOKEN"
+    assert {"name": "TODO_DAPR_APP_TOKEN_FILE", "value": path} in api["env"]
+    (files,) = [v["secret"] for v in pod["spec"]["volumes"] if v["name"] == "credentials-api"]
+    assert {"key": "TODO_DAPR_APP_TOKEN", "path": "TODO_DAPR_APP_TOKEN"} in files["items"]
     token = secrets["todo-credentials"]["TODO_DAPR_APP_TOKEN"]
     assert injector == {"token": token}
     assert len(token) == 64
@@ -157,3 +163,48 @@ def test_rendered_dapr_objects_keep_top_level_scopes(stacks, stack):
     assert len(scoped) == 7
     for manifest in scoped:
         assert manifest["scopes"] == ["todo-api"], manifest["metadata"]["name"]
+
+
+def test_prod_spreads_web_tier_and_brokers_over_zones(stacks):
+    prod = stacks["prod"]
+    spread = [
+        *(_objects(prod, "Deployment")[name] for name in ("todo-backend", "todo-frontend")),
+        _objects(prod, "StatefulSet")["todo-kafka"],
+    ]
+    for owner in spread:
+        (constraint,) = owner["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert constraint["topologyKey"] == "topology.kubernetes.io/zone"
+        assert (
+            constraint["labelSelector"]["matchLabels"] == owner["spec"]["selector"]["matchLabels"]
+        )
+
+
+def test_staging_web_tier_is_not_zone_spread(stacks):
+    backend = _objects(stacks["staging"], "Deployment")["todo-backend"]
+    assert "topologySpreadConstraints" not in backend["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_tls_stacks_let_the_ingress_reach_the_acme_solver(stacks, stack):
+    policies = _objects(stacks[stack], "NetworkPolicy")
+    policy = policies["todo-allow-ingress-to-acme-solver"]
+    (rule,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [8089]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+
+
+def test_no_solver_policy_without_tls():
+    rendered = render("staging", ingress={"tls": False})
+    assert "todo-allow-ingress-to-acme-solver" not in _objects(rendered, "NetworkPolicy")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_no_container_takes_a_whole_secret(stacks, stack):
+    for kind in WORKLOAD_KINDS:
+        for name, owner in _objects(stacks[stack], kind).items():
+            spec = owner["spec"].get("jobTemplate", owner)["spec"]["template"]["spec"]
+            for container in [*spec.get("initContainers", []), *spec["containers"]]:
+                sources = container.get("envFrom", [])
+                assert not [s for s in sources if "secretRef" in s], (name, container["name"])

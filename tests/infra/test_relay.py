@@ -20,10 +20,18 @@ def _container(resources: list[Registered]) -> dict:
 def test_runs_the_relay_command_with_the_service_settings():
     relay = _container(_render())
     assert relay["command"] == ["todo-api", "relay"]
-    assert relay["envFrom"] == [
-        {"configMapRef": {"name": "todo-settings"}},
-        {"secretRef": {"name": "todo-credentials"}},
-    ]
+    assert relay["envFrom"] == [{"configMapRef": {"name": "todo-settings"}}]
+
+
+def test_relay_gets_the_database_url_and_never_the_jwt_key():
+    resources = _render()
+    relay = _container(resources)
+    spec = one(resources, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    (credentials,) = [v["secret"] for v in spec["volumes"] if "secret" in v]
+    assert credentials["items"] == [{"key": "TODO_DATABASE_URL", "path": "TODO_DATABASE_URL"}]
+    files = {v["name"]: v["value"] for v in relay["env"] if v["name"].endswith("_FILE")}
+    assert files == {"TODO_DATABASE_URL_FILE": "/var/run/secrets/todo/TODO_DATABASE_URL"}
+    assert not [v for v in relay["env"] if "valueFrom" in v]
 
 
 def test_serves_metrics_on_its_port_for_prometheus():

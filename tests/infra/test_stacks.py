@@ -40,10 +40,11 @@ COMMON = {
 }
 EXPECTED_KINDS = {
     "dev": COMMON,
-    "staging": {**COMMON, "NetworkPolicy": 14, "PodDisruptionBudget": 1},
+    # TLS on: the policies include the one admitting the ingress to cert-manager's solver.
+    "staging": {**COMMON, "NetworkPolicy": 15, "PodDisruptionBudget": 1},
     "prod": {
         **COMMON,
-        "NetworkPolicy": 14,
+        "NetworkPolicy": 15,
         "PodDisruptionBudget": 4,
         "HorizontalPodAutoscaler": 2,
     },

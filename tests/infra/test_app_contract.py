@@ -1,0 +1,115 @@
+"""The contract between the infra and the service: the ``TODO_*`` variables the rendered stacks
+give the service's containers are settings the service reads (``app.core.config.Settings``,
+prefix ``TODO_``), and their values pass its validation.
+
+A rename on either side fails here: an infra name the service no longer has, or a value the
+service would refuse at start, which in a cluster is a pod in CrashLoopBackOff.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.config import SECRET_FILE_SETTINGS, Settings
+from stacks.render import Rendered, plain
+
+PREFIX = "TODO_"
+
+
+Pod = dict[str, Any]
+
+
+def _app_containers(rendered: Rendered) -> Iterator[tuple[str, Pod, dict[str, Any]]]:
+    """Every container that runs the service's command (API, migration, relay), in its pod."""
+    for manifest in rendered.manifests():
+        if manifest["kind"] not in {"Deployment", "StatefulSet", "Job"}:
+            continue
+        spec = manifest["spec"]["template"]["spec"]
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            if (container.get("command") or [""])[0] == "todo-api":
+                yield f"{manifest['metadata']['name']}/{container['name']}", spec, container
+
+
+def _data(rendered: Rendered, kind: str) -> dict[str, dict[str, str]]:
+    """ConfigMap data or Secret stringData by object name, unredacted."""
+    field = "data" if kind == "ConfigMap" else "stringData"
+    return {
+        r.inputs["metadata"]["name"]: plain(r.inputs).get(field, {})
+        for r in rendered.registrations
+        if r.type == f"kubernetes:core/v1:{kind}"
+    }
+
+
+def _mounted_secret(rendered: Rendered, pod: Pod, container: dict[str, Any], path: str) -> str:
+    """The content of the file at ``path`` in the container, from a mounted Secret key."""
+    secrets = _data(rendered, "Secret")
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        source = volumes[mount["name"]].get("secret")
+        if source is None or not path.startswith(mount["mountPath"] + "/"):
+            continue
+        relative = path.removeprefix(mount["mountPath"] + "/")
+        keys = {item["path"]: item["key"] for item in source["items"]}
+        return secrets[source["secretName"]][keys[relative]]
+    raise AssertionError(f"{container['name']}: nothing mounted at {path}")
+
+
+def _environment(
+    rendered: Rendered, pod: Pod, container: dict[str, Any], files: Path | None = None
+) -> dict[str, str]:
+    """What the container's process sees, as the kubelet would assemble it; with ``files``,
+    each ``*_FILE`` points at a copy of what the container would find at its path."""
+    config_maps, secrets = _data(rendered, "ConfigMap"), _data(rendered, "Secret")
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment.update(config_maps[source["configMapRef"]["name"]])
+    for variable in container.get("env", []):
+        name = variable["name"]
+        if "value" not in variable:
+            ref = variable["valueFrom"]["secretKeyRef"]
+            environment[name] = secrets[ref["name"]][ref["key"]]
+        elif files is not None and name.endswith("_FILE"):
+            copy = files / name
+            copy.write_text(_mounted_secret(rendered, pod, container, variable["value"]))
+            environment[name] = str(copy)
+        else:
+            environment[name] = variable["value"]
+    return environment
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_todo_variable_the_infra_sets_is_a_service_setting(stacks, stack):
+    settings = {f"{PREFIX}{name}".upper() for name in Settings.model_fields} | {
+        f"{PREFIX}{name}_FILE".upper() for name in SECRET_FILE_SETTINGS
+    }
+    containers = {where: (pod, c) for where, pod, c in _app_containers(stacks[stack])}
+    assert {"todo-backend/api", "todo-backend/migrate", "todo-relay/relay"} <= containers.keys()
+    for where, (pod, container) in containers.items():
+        names = {n for n in _environment(stacks[stack], pod, container) if n.startswith(PREFIX)}
+        assert names, where
+        assert names <= settings, f"{where}: the service has no setting {names - settings}"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_service_accepts_what_each_container_is_given(
+    stacks, stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    secrets = _data(stacks[stack], "Secret")["todo-credentials"]
+    for where, pod, container in _app_containers(stacks[stack]):
+        for name in [n for n in os.environ if n.startswith(PREFIX)]:
+            monkeypatch.delenv(name)
+        files = tmp_path / container["name"]
+        files.mkdir(exist_ok=True)
+        for name, value in _environment(stacks[stack], pod, container, files).items():
+            monkeypatch.setenv(name, value)
+        settings = Settings()
+        assert settings.database_url == secrets["TODO_DATABASE_URL"], where
+        assert settings.relay_in_process is False, where
+        if container["name"] == "api":
+            assert settings.signing_key == secrets["TODO_JWT_SECRET"]
+            assert settings.redis_url == secrets["TODO_REDIS_URL"]
