@@ -47,21 +47,21 @@ def run(args: argparse.Namespace) -> int:
             stopped = stop(settings)
             print(f"stopped {', '.join(stopped)}" if stopped else "local control plane not running")
             return 0
-        cluster = status(settings)
+        found = status(settings)
     except LocalClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    if cluster is None:
+    if found is None:
         print(
             f"error: the local control plane in {settings.state_dir} is not running",
             file=sys.stderr,
         )
         return EXIT_NOT_RUNNING
     if args.json:
-        print(json.dumps(cluster.as_json()))
+        print(json.dumps(found.as_json()))
     else:
         print(
-            f"running: Kubernetes {cluster.version}, {cluster.nodes} Ready nodes,"
-            f" {settings.api_url}, kubeconfig {cluster.kubeconfig}"
+            f"running: Kubernetes {found.version}, {found.nodes} Ready nodes,"
+            f" {settings.api_url}, kubeconfig {found.kubeconfig}"
         )
     return 0

@@ -273,10 +273,11 @@ def _ensure_started(settings: ClusterSettings) -> LocalCluster:
             f"the local control plane in {settings.state_dir} is partly running ({missing}"
             " not); run `todo-infra local stop` first"
         )
-    tools = toolchain()
     if running:
-        return _describe(settings, tools, reused=True)
+        return _describe(settings, toolchain(), reused=True)
+    # Before the toolchain, which may take many minutes to build the first time.
     _check_ports(settings)
+    tools = toolchain()
     try:
         _start(settings, tools)
         return _describe(settings, tools, reused=False)

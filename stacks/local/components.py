@@ -86,6 +86,9 @@ def kube_apiserver(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Com
             # On top of the default plugins (PodSecurity, LimitRanger, ServiceAccount,
             # DefaultStorageClass, ResourceQuota, the webhooks, ...), as kubeadm does.
             "--enable-admission-plugins=NodeRestriction",
+            # As kubeadm and the managed clouds set it: Pod Security admission, not this global
+            # switch, is what keeps privileged pods out of the stacks' namespaces.
+            "--allow-privileged=true",
             "--profiling=false",
         ),
     )

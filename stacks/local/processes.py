@@ -52,7 +52,7 @@ def _cmdline(pid: int) -> list[str] | None:
 
 def _ours(settings: ClusterSettings, name: str, argv: list[str] | None) -> bool:
     return (
-        argv is not None
+        bool(argv)
         and Path(argv[0]).name == name
         and any(str(settings.state_dir) in arg for arg in argv)
     )
