@@ -197,6 +197,9 @@ def _install_objects(settings: ClusterSettings, tools: Toolchain) -> None:
 def _check_ports(settings: ClusterSettings) -> None:
     for port, user in settings.ports.items():
         with socket.socket() as probe:
+            # As the components' own listeners do: a previous run's connections in TIME_WAIT
+            # must not count as taken, a listening socket must.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:

@@ -51,11 +51,9 @@ def _cmdline(pid: int) -> list[str] | None:
 
 
 def _ours(settings: ClusterSettings, name: str, argv: list[str] | None) -> bool:
-    return (
-        bool(argv)
-        and Path(argv[0]).name == name
-        and any(str(settings.state_dir) in arg for arg in argv)
-    )
+    if not argv:  # gone, a zombie, or exiting (an empty cmdline)
+        return False
+    return Path(argv[0]).name == name and any(str(settings.state_dir) in arg for arg in argv)
 
 
 def read_pid(settings: ClusterSettings, name: str) -> int | None:
