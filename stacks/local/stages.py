@@ -69,7 +69,18 @@ nodeInfo:
 phase: Running
 """
 
-_POD_RUNNING = """\
+# A container that ran to completion, exit code 0 (init containers, and a Job's containers).
+_EXITED_OK = """\
+  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
+"""
+
+_POD_RUNNING = (
+    """\
 {{ $now := Now }}
 phase: Running
 startTime: {{ $now | Quote }}
@@ -110,12 +121,9 @@ initContainerStatuses:
       startedAt: {{ $now | Quote }}
 {{ else }}
   started: false
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-      finishedAt: {{ $now | Quote }}
+"""
+    + _EXITED_OK
+    + """\
 {{ end }}
 {{ end }}
 {{ with NodeIPsWith .spec.nodeName }}
@@ -137,8 +145,10 @@ podIPs:
 {{ end }}
 {{ end }}
 """
+)
 
-_JOB_POD_SUCCEEDED = """\
+_JOB_POD_SUCCEEDED = (
+    """\
 {{ $now := Now }}
 phase: Succeeded
 conditions:
@@ -156,14 +166,12 @@ containerStatuses:
   ready: false
   started: false
   restartCount: 0
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-      finishedAt: {{ $now | Quote }}
+"""
+    + _EXITED_OK
+    + """\
 {{ end }}
 """
+)
 
 
 def _expression(key: str, operator: str, *values: str) -> dict[str, Any]:

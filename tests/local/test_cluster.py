@@ -121,6 +121,12 @@ def test_stateful_set_claims_bind_through_the_default_class(cluster: Cluster) ->
         for node in nodes
     }
     assert zones == {"zone-a", "zone-b", "zone-c"}
+    # Deleting the claims (with their namespace) deletes the provisioned volumes.
+    # The PV controller reclaims them after the claims are gone, so wait for that too.
+    cluster.kubectl("delete", "namespace", "volumes", WAIT)
+    cluster.kubectl("wait", "--for=delete", WAIT, *(f"pv/{volume}" for volume in volumes))
+    remaining = {pv["metadata"]["name"] for pv in _items(cluster.kubectl_json("get", "pv"))}
+    assert not volumes & remaining
 
 
 PRIVILEGED_POD = """\
