@@ -3,6 +3,7 @@
 ``todo-infra render --stack <dev|staging|prod> --out DIR`` writes every Kubernetes object the
 stack would create, without the Pulumi CLI or a cluster (see :mod:`stacks.render`).
 ``todo-infra config-reference [--write docs/configuration.md]`` regenerates the settings table.
+``todo-infra local start|stop|status`` runs a local control plane (see :mod:`stacks.local.cli`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stacks.config import StackConfigError
+from stacks.local import cli as local_cli
 from stacks.profiles import PROFILE_NAMES
 from stacks.reference import reference, write
 from stacks.render import render_stack, write_manifests
@@ -53,11 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     reference.add_argument(
         "--write", type=Path, help="rewrite the generated section of this Markdown file instead"
     )
+    local_cli.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "local":
+        return local_cli.run(args)
     if args.command == "config-reference":
         if args.write:
             write(args.write)
