@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,11 +122,15 @@ def _echo(line: str) -> None:
 
 
 def pulumi_on_path(project: Path) -> None:
-    """Put the pinned Pulumi CLI and Kubernetes provider on PATH with
-    ``scripts/pulumi-toolchain`` (an installed CLI that fits is used as is)."""
+    """Unless both are on PATH already, put the pinned Pulumi CLI and Kubernetes provider there
+    with ``scripts/pulumi-toolchain`` (it uses an installed CLI that fits, else builds one)."""
     script = project / "scripts" / "pulumi-toolchain"
+    if shutil.which("pulumi") and shutil.which("pulumi-resource-kubernetes"):
+        return
     if not script.is_file():
-        return  # an installed package without the checkout: rely on PATH
+        raise DeployError(
+            "pulumi and pulumi-resource-kubernetes are not on PATH (see docs/pulumi.md)"
+        )
     _prepend_tool_folder(script)
 
 
@@ -215,11 +220,13 @@ def recover(stack: auto.Stack) -> None:
     stack.refresh(clear_pending_creates=True, on_output=_echo)
 
 
-def _changes(summary: Mapping[str, int] | None) -> dict[str, int]:
+def _changes(summary: Mapping[auto.OpType, int] | Mapping[str, int] | None) -> dict[str, int]:
+    """Counts for :data:`CHANGE_KINDS` (previews key them by ``OpType``, updates by text)."""
     counts = dict.fromkeys(CHANGE_KINDS, 0)
     for kind, count in (summary or {}).items():
-        if kind in counts:
-            counts[kind] += count
+        name = kind.value if isinstance(kind, auto.OpType) else kind
+        if name in counts:
+            counts[name] += count
     return counts
 
 
@@ -232,13 +239,13 @@ def operate(stack: auto.Stack, operation: str, log: EngineLog) -> dict[str, int]
     common: dict[str, Any] = {"on_output": _echo, "on_event": log}
     if operation == "preview":
         return _changes(stack.preview(**common).change_summary)
-    action: Callable[..., Any] = {
-        "up": stack.up,
-        "refresh": stack.refresh,
-        "destroy": stack.destroy,
-    }[operation]
-    result = action(**common)
-    return _changes(result.summary.resource_changes)
+    if operation == "up":
+        summary = stack.up(**common).summary
+    elif operation == "refresh":
+        summary = stack.refresh(**common).summary
+    else:
+        summary = stack.destroy(**common).summary
+    return _changes(summary.resource_changes)
 
 
 def _write_json(path: Path | None, report: dict[str, object]) -> None:
@@ -269,9 +276,9 @@ def deploy(args: argparse.Namespace, project: Path) -> int:
             else Workspace(args.stack, project, tracked, env={})
         )
         config = validated_config(workspace.stack_file)
+        stack = open_stack(workspace, local=args.local)
         if args.command in ("preview", "up"):
             require_crds(config, kubectl_crds(config))
-        stack = open_stack(workspace, local=args.local)
         if getattr(args, "recover", False):
             recover(stack)
         changes = operate(stack, args.command, log)
