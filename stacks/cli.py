@@ -4,6 +4,7 @@
 stack would create, without the Pulumi CLI or a cluster (see :mod:`stacks.render`).
 ``todo-infra config-reference [--write docs/configuration.md]`` regenerates the settings table.
 ``todo-infra preview|up|refresh|destroy --stack S [--local]`` runs Pulumi (:mod:`stacks.deploy`).
+``todo-infra local start|stop|status`` runs a local control plane (see :mod:`stacks.local.cli`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from stacks.config import StackConfigError
 from stacks.deploy import OPERATIONS, add_commands, deploy
+from stacks.local import cli as local_cli
 from stacks.profiles import PROFILE_NAMES
 from stacks.reference import reference, write
 from stacks.render import render_stack, write_manifests
@@ -56,11 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "--write", type=Path, help="rewrite the generated section of this Markdown file instead"
     )
     add_commands(commands)
+    local_cli.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "local":
+        return local_cli.run(args)
     if args.command == "config-reference":
         if args.write:
             write(args.write)

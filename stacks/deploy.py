@@ -32,6 +32,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from stacks.config import PROJECT, StackConfigError
+from stacks.local.cluster import ensure_started
 from stacks.local_target import LocalTarget, state_dir
 from stacks.preflight import (
     PreflightError,
@@ -147,8 +148,6 @@ def _prepend_tool_folder(script: Path) -> None:
 
 def local_workspace(stack: str, project: Path) -> Workspace:
     """Start the local control plane if needed and prepare the stack's local workspace."""
-    from stacks.local.cluster import ensure_started
-
     toolchain = project / "scripts" / "k8s-toolchain"
     if toolchain.is_file():
         _prepend_tool_folder(toolchain)  # kubectl, for the CRD check and for the user

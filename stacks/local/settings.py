@@ -1,0 +1,94 @@
+"""Where the local control plane keeps its state and which loopback ports it uses.
+
+Defaults stay clear of the development services (25432, 26379, 29092) and of Linux's ephemeral
+port range (32768-60999), so an outgoing connection never takes a port the cluster needs. Each
+can be moved by an environment variable, so two clusters (a user's and a test's) can coexist.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacks.local.errors import LocalClusterError
+
+STATE_DIR_ENV = "TODO_LOCAL_CLUSTER_DIR"
+API_PORT_ENV = "TODO_LOCAL_CLUSTER_API_PORT"
+ETCD_PORT_ENV = "TODO_LOCAL_CLUSTER_ETCD_PORT"
+DEFAULT_API_PORT = 26443
+# etcd's peer port is the client port plus one.
+DEFAULT_ETCD_PORT = 22379
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/todo-evolution/local-cluster``: state outside the repo, per user."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "todo-evolution" / "local-cluster"
+
+
+def _port(env: str, default: int) -> int:
+    raw = os.environ.get(env)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65534:
+        raise LocalClusterError(f"{env}={raw!r} is not a port between 1024 and 65534")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The state folder and the ports of one local control plane."""
+
+    state_dir: Path
+    api_port: int = DEFAULT_API_PORT
+    etcd_port: int = DEFAULT_ETCD_PORT
+
+    @classmethod
+    def from_env(cls) -> ClusterSettings:
+        """Settings from the environment (``TODO_LOCAL_CLUSTER_*``), else the defaults."""
+        state = os.environ.get(STATE_DIR_ENV)
+        return cls(
+            state_dir=Path(state).resolve() if state else default_state_dir(),
+            api_port=_port(API_PORT_ENV, DEFAULT_API_PORT),
+            etcd_port=_port(ETCD_PORT_ENV, DEFAULT_ETCD_PORT),
+        )
+
+    @property
+    def etcd_peer_port(self) -> int:
+        return self.etcd_port + 1
+
+    @property
+    def ports(self) -> dict[int, str]:
+        """Every port the cluster listens on, with what listens there and how to move it."""
+        return {
+            self.api_port: f"kube-apiserver (set {API_PORT_ENV})",
+            self.etcd_port: f"etcd (set {ETCD_PORT_ENV})",
+            self.etcd_peer_port: f"etcd peer, the etcd port + 1 (set {ETCD_PORT_ENV})",
+        }
+
+    @property
+    def api_url(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files."""
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def etcd_data_dir(self) -> Path:
+        return self.state_dir / "etcd"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The administrator's kubeconfig, the one users and tests use."""
+        return self.state_dir / "kubeconfig"
