@@ -23,8 +23,15 @@ class Allowed:
         return re.search(self.pattern, message) is not None
 
 
-ALLOWED: tuple[Allowed, ...] = ()
-"""Empty: the stacks deploy, change and go without one warning."""
+ALLOWED: tuple[Allowed, ...] = (
+    Allowed(
+        pattern=r"^using pulumi-resource-kubernetes from \$PATH at ",
+        reason="scripts/pulumi-toolchain serves the provider it built from source on PATH (see "
+        "docs/pulumi.md), and the engine notes every plugin it takes from PATH; with the "
+        "installer route the plugin lives in the plugin folder and this is not printed",
+    ),
+)
+"""Nothing about the stacks themselves: they deploy, change and go without a warning."""
 
 
 def unexpected(diagnostics: list[dict[str, str]]) -> list[str]:
