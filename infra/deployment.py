@@ -157,6 +157,8 @@ class ServedApp(pulumi.ComponentResource):
 
     deployment_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
+    service: core.Service
+    """What routes to the app (the Ingress) depends on."""
     selector: dict[str, str]
 
     def _serve(
@@ -188,6 +190,7 @@ class ServedApp(pulumi.ComponentResource):
         )
         self.deployment_name = deployment.metadata.apply(lambda m: m.name or "")
         self.service_name = service.metadata.apply(lambda m: m.name or "")
+        self.service = service
         self.selector = names.selector
         self.register_outputs(
             {"deployment_name": self.deployment_name, "service_name": self.service_name}

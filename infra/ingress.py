@@ -30,6 +30,8 @@ from infra.naming import child_name
 from infra.workload import object_meta
 
 NGINX = "nginx.ingress.kubernetes.io"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+"""The provider's annotation that turns off its readiness wait for one object."""
 _HOST = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
 )
@@ -74,6 +76,13 @@ class IngressSettings(SettingsModel):
     max_body_size: str = Field(
         default="1m", pattern=r"^\d+[km]?$", description="Largest request body accepted."
     )
+    await_load_balancer: bool | None = Field(
+        default=None,
+        description="Make `pulumi up` wait until the ingress controller publishes an address "
+        "(`status.loadBalancer`). Unset: wait only when this stack installs ingress-nginx "
+        "(`addons.ingressNginx.enabled`). Where no controller will ever publish one (`todo-infra "
+        "--local` sets false) the wait would end only at the provider's 10-minute timeout.",
+    )
 
     @field_validator("host")
     @classmethod
@@ -106,6 +115,9 @@ class IngressArgs(ComponentArgs):
     )
     backend_service: str = Field(description="Service of the API (port named `http`).")
     frontend_service: str = Field(description="Service of the frontend (port named `http`).")
+    await_address: bool = Field(
+        description="Whether the engine waits for the controller to publish an address."
+    )
 
 
 def ingress_annotations(
@@ -170,6 +182,9 @@ class Ingress(pulumi.ComponentResource):
             )
             headers_ref = f"{args.namespace}/{headers_name}"
         annotations = ingress_annotations(settings, headers_config_map=headers_ref)
+        if not args.await_address:
+            # No controller will ever fill status.loadBalancer: waiting would only time out.
+            annotations[SKIP_AWAIT] = "true"
         tls = (
             [
                 networking.IngressTLSArgs(

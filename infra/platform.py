@@ -3,7 +3,9 @@
 The order follows the architecture: Namespace, then settings and credentials, then accounts,
 then the data services (PostgreSQL, Redis, Kafka and its topics), then the app workloads.
 Ordering that matters at deploy time is explicit (``depends_on``): objects wait for their
-Namespace, the topics Job waits for Kafka, the app workloads wait for the data services.
+Namespace, every workload for the settings, credentials and ServiceAccount its pods use, the
+topics Job for Kafka, the app workloads for the data services, the Ingress for the Services it
+routes to. The engine deletes in the reverse order, so nothing is removed while in use.
 
 ``PlatformArgs`` is everything a stack can set, already validated; ``stacks.config.StackConfig``
 extends it with the profile it came from. The platform reads no config and knows no
@@ -11,6 +13,8 @@ environment names: dev, staging and prod differ only in the data they pass.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 from pydantic import Field, SecretStr, model_validator
@@ -222,7 +226,7 @@ class TodoPlatform(pulumi.ComponentResource):
         settings_map = config_map_name(instance)
         dapr_config = configuration_name(instance)
 
-        AppConfig(
+        app_settings = AppConfig(
             f"{name}-settings",
             AppConfigArgs(
                 namespace=ns,
@@ -237,7 +241,7 @@ class TodoPlatform(pulumi.ComponentResource):
             ),
             opts=in_namespace,
         )
-        Credentials(
+        credentials = Credentials(
             f"{name}-credentials",
             CredentialsArgs(
                 namespace=ns,
@@ -255,7 +259,7 @@ class TodoPlatform(pulumi.ComponentResource):
             ),
             opts=in_namespace,
         )
-        Rbac(
+        rbac = Rbac(
             f"{name}-rbac",
             RbacArgs(
                 namespace=ns,
@@ -270,6 +274,19 @@ class TodoPlatform(pulumi.ComponentResource):
         def account(workload: str) -> str:
             return service_account_name(instance, workload)
 
+        def runs_as(
+            *workloads: str, after: Sequence[pulumi.Resource] = ()
+        ) -> pulumi.ResourceOptions:
+            """Options of a workload component: it waits for what its pods use (namespace,
+            settings, credentials, the workloads' ServiceAccounts) and for ``after``, so it is
+            created after them and deleted before them. Pods refer to these objects by name
+            only, so without the edges the engine would order them at random."""
+            accounts = [rbac.accounts[workload] for workload in workloads]
+            return pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[namespace, app_settings, credentials, *accounts, *after],
+            )
+
         postgres = Postgres(
             f"{name}-postgres",
             PostgresArgs(
@@ -279,7 +296,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 secret_name=secret,
                 service_account_name=account("postgres"),
             ),
-            opts=in_namespace,
+            opts=runs_as("postgres"),
         )
         redis = Redis(
             f"{name}-redis",
@@ -290,7 +307,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 secret_name=secret,
                 service_account_name=account("redis"),
             ),
-            opts=in_namespace,
+            opts=runs_as("redis"),
         )
         kafka = Kafka(
             f"{name}-kafka",
@@ -301,7 +318,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 service_account_name=account("kafka"),
                 exporter_service_account_name=account("kafka-exporter"),
             ),
-            opts=in_namespace,
+            opts=runs_as("kafka", "kafka-exporter"),
         )
         KafkaTopics(
             f"{name}-topics",
@@ -313,7 +330,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 bootstrap=kafka.bootstrap,
                 service_account_name=account("kafka-topics"),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, kafka]),
+            opts=runs_as("kafka-topics", after=[kafka]),
         )
 
         # Sidecars fail to start without their Configuration, so the apps wait for Dapr's objects.
@@ -338,9 +355,7 @@ class TodoPlatform(pulumi.ComponentResource):
             if args.dapr.enabled
             else []
         )
-        after_data = pulumi.ResourceOptions(
-            parent=self, depends_on=[namespace, postgres, redis, kafka, *dapr]
-        )
+        data = [postgres, redis, kafka, *dapr]
         scaling = args.autoscaling
         backend = Backend(
             f"{name}-backend",
@@ -361,7 +376,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 dapr_config_name=dapr_config,
                 dapr_app_token_secret=dapr_app_token_secret_name(instance),
             ),
-            opts=after_data,
+            opts=runs_as("backend", after=data),
         )
         # After the backend: its rollout completes only once migrations created the outbox.
         relay = Relay(
@@ -374,9 +389,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 config_map_name=settings_map,
                 secret_name=secret,
             ),
-            opts=pulumi.ResourceOptions.merge(
-                after_data, pulumi.ResourceOptions(depends_on=[backend])
-            ),
+            opts=runs_as("relay", after=[*data, backend]),
         )
         frontend = Frontend(
             f"{name}-frontend",
@@ -388,7 +401,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 dapr=args.dapr,
                 dapr_config_name=dapr_config,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *dapr]),
+            opts=runs_as("frontend", after=dapr),
         )
         backend_name, frontend_name = (
             child_name(instance, "backend"),
@@ -421,9 +434,20 @@ class TodoPlatform(pulumi.ComponentResource):
                     settings=args.ingress,
                     backend_service=backend_name,
                     frontend_service=frontend_name,
+                    await_address=args.ingress.await_load_balancer
+                    if args.ingress.await_load_balancer is not None
+                    else args.addons.ingress_nginx.enabled,
                 ),
+                # The routes name the Services: without these edges the Ingress was created
+                # before them (the controller warns of a rule with no Service) and deleted after.
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[namespace, *addons.cert_manager_ready]
+                    parent=self,
+                    depends_on=[
+                        namespace,
+                        backend.service,
+                        frontend.service,
+                        *addons.cert_manager_ready,
+                    ],
                 ),
             )
             self.url = ingress.url

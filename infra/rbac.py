@@ -43,7 +43,9 @@ class RbacArgs(ComponentArgs):
 class Rbac(pulumi.ComponentResource):
     """ServiceAccounts for every workload plus a Role/RoleBinding for the secret readers."""
 
-    service_accounts: dict[str, pulumi.Output[str]]
+    accounts: dict[str, core.ServiceAccount]
+    """Each workload's ServiceAccount: what its pods' controller must depend on, so that the
+    account exists before the first pod is created and outlives the last one."""
 
     def __init__(
         self, name: str, args: RbacArgs, opts: pulumi.ResourceOptions | None = None
@@ -51,7 +53,7 @@ class Rbac(pulumi.ComponentResource):
         super().__init__("todo:infra:Rbac", name, None, opts)
         child = child_options(self, opts)
         labels = unversioned_labels("todo", args.instance, "rbac")
-        self.service_accounts = {}
+        self.accounts = {}
         for workload in args.workloads:
             account = core.ServiceAccount(
                 f"{name}-{workload}",
@@ -63,7 +65,7 @@ class Rbac(pulumi.ComponentResource):
                 automount_service_account_token=False,
                 opts=child,
             )
-            self.service_accounts[workload] = account.metadata.name
+            self.accounts[workload] = account
         if args.secret_readers:
             role_name = child_name(args.instance, "secret-reader")
             role = rbac.Role(
@@ -95,4 +97,6 @@ class Rbac(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-        self.register_outputs({"service_accounts": self.service_accounts})
+        self.register_outputs(
+            {"service_accounts": {w: a.metadata.name for w, a in self.accounts.items()}}
+        )

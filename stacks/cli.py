@@ -3,6 +3,7 @@
 ``todo-infra render --stack <dev|staging|prod> --out DIR`` writes every Kubernetes object the
 stack would create, without the Pulumi CLI or a cluster (see :mod:`stacks.render`).
 ``todo-infra config-reference [--write docs/configuration.md]`` regenerates the settings table.
+``todo-infra preview|up|refresh|destroy --stack S [--local]`` runs Pulumi (:mod:`stacks.deploy`).
 ``todo-infra local start|stop|status`` runs a local control plane (see :mod:`stacks.local.cli`).
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stacks.config import StackConfigError
+from stacks.deploy import OPERATIONS, add_commands, deploy
 from stacks.local import cli as local_cli
 from stacks.profiles import PROFILE_NAMES
 from stacks.reference import reference, write
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     reference.add_argument(
         "--write", type=Path, help="rewrite the generated section of this Markdown file instead"
     )
+    add_commands(commands)
     local_cli.add_parser(commands)
     return parser
 
@@ -69,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(reference(), end="")
         return 0
+    if args.command in OPERATIONS:
+        return deploy(args, project_dir())
     project = args.project_dir or project_dir()
     stack_file = project / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():

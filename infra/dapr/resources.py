@@ -30,6 +30,8 @@ from infra.workload import object_meta
 
 COMPONENT_API = "dapr.io/v1alpha1"
 SUBSCRIPTION_API = "dapr.io/v2alpha1"
+CRDS: tuple[str, ...] = ("components.dapr.io", "configurations.dapr.io", "subscriptions.dapr.io")
+"""The CustomResourceDefinitions Dapr's objects need: Dapr's installation brings them."""
 
 
 def configuration_name(instance: str) -> str:

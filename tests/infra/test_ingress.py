@@ -6,20 +6,22 @@ import pytest
 from pydantic import ValidationError
 
 from infra.http_headers import ALLOWED_RESPONSE_HEADERS, SECURITY_HEADERS
-from infra.ingress import Ingress, IngressArgs, IngressSettings
+from infra.ingress import SKIP_AWAIT, Ingress, IngressArgs, IngressSettings
+from tests.infra.manifests import named, render
 from tests.infra.mock_run import Registered, of_type, one, run
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NGINX = "nginx.ingress.kubernetes.io"
 
 
-def _render(**settings: object) -> list[Registered]:
+def _render(*, await_address: bool = True, **settings: object) -> list[Registered]:
     args = IngressArgs(
         namespace="todo-app",
         instance="todo",
         settings=IngressSettings(host="todo.example.com", **settings),
         backend_service="todo-backend",
         frontend_service="todo-frontend",
+        await_address=await_address,
     )
     return run(lambda: Ingress("ingress", args))
 
@@ -114,3 +116,32 @@ def test_tls_off_has_no_certificate_and_no_redirect():
 def test_bad_settings_fail_naming_the_key(settings, message):
     with pytest.raises(ValidationError, match=message):
         IngressSettings(**settings)
+
+
+def test_await_for_an_address_by_default_keeps_the_providers_wait():
+    assert SKIP_AWAIT not in _ingress(_render())["metadata"]["annotations"]
+
+
+def test_no_await_skips_the_providers_wait_for_an_address():
+    annotations = _ingress(_render(await_address=False))["metadata"]["annotations"]
+    assert annotations[SKIP_AWAIT] == "true"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "waits"),
+    [
+        ({}, False),  # no controller installed by the stack: nobody will publish an address
+        ({"addons": {"ingressNginx": {"enabled": True}}}, True),
+        ({"ingress": {"awaitLoadBalancer": True}}, True),
+        (
+            {
+                "addons": {"ingressNginx": {"enabled": True}},
+                "ingress": {"awaitLoadBalancer": False},
+            },
+            False,
+        ),
+    ],
+)
+def test_stacks_wait_for_an_address_only_where_a_controller_will_publish_one(overrides, waits):
+    ingress = named(render("prod", **overrides).manifests(), "Ingress", "todo-ingress")
+    assert (SKIP_AWAIT not in ingress["metadata"]["annotations"]) is waits

@@ -1,0 +1,117 @@
+"""Drive ``todo-infra ... --local`` as a user does, from a copy of the project, and kubectl.
+
+The copy holds the project and stack files (so a test can edit a setting, as a user edits
+``Pulumi.<stack>.yaml``, without touching the checkout) and links to the checkout's scripts.
+The local target's state (backend, passphrase, secrets) is the session's own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.config import PROJECT
+from tests.deploy.engine_warnings import unexpected
+
+REPO = Path(__file__).resolve().parents[2]
+TODO_INFRA = REPO / ".venv" / "bin" / "todo-infra"
+STACKS = ("dev", "staging", "prod")
+OPERATION_TIMEOUT_S = 540
+"""A guard, not a measure: far above a prod `up` (about a minute) and below pytest's 600 s."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ``todo-infra`` run: exit code, everything it printed and its ``--json`` report."""
+
+    code: int
+    output: str
+    report: dict[str, Any]
+
+    @property
+    def changes(self) -> dict[str, int]:
+        changes: dict[str, int] = self.report["changes"]
+        return changes
+
+    def changed(self) -> dict[str, str]:
+        """Each changed resource's logical name and the step that changed it."""
+        return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in self.report["steps"]}
+
+    def require_clean(self) -> Run:
+        """This run, after checking it succeeded with no warning outside the allow-list."""
+        assert self.code == 0, f"todo-infra failed (exit {self.code}):\n{self.output[-6000:]}"
+        problems = unexpected(self.report["diagnostics"])
+        assert not problems, "engine diagnostics:\n" + "\n".join(problems)
+        return self
+
+
+class Project:
+    """A copy of the project's Pulumi files and the commands run in it."""
+
+    def __init__(self, root: Path, state: Path) -> None:
+        self.root = root
+        self.state = state
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+        for stack in STACKS:
+            shutil.copy2(REPO / f"Pulumi.{stack}.yaml", root / f"Pulumi.{stack}.yaml")
+        (root / "scripts").symlink_to(REPO / "scripts")
+        self.env = {**os.environ, "TODO_DEPLOY_STATE": str(state)}
+
+    def command(self, operation: str, stack: str, *extra: str) -> list[str]:
+        return [str(TODO_INFRA), operation, "--stack", stack, "--local", *extra]
+
+    def todo_infra(self, operation: str, stack: str, *extra: str) -> Run:
+        with tempfile.NamedTemporaryFile(suffix=".json") as report:
+            result = subprocess.run(  # fixed argv, no shell
+                [*self.command(operation, stack, *extra), "--json", report.name],
+                cwd=self.root,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=OPERATION_TIMEOUT_S,
+                check=False,
+            )
+            text = Path(report.name).read_text(encoding="utf-8")
+        return Run(
+            result.returncode, result.stdout + result.stderr, json.loads(text) if text else {}
+        )
+
+    def set_setting(self, stack: str, key: str, value: object) -> None:
+        """Set ``todo-evolution:<key>`` (a top-level key) in the copy's stack file."""
+        path = self.root / f"Pulumi.{stack}.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document["config"][f"{PROJECT}:{key}"] = value
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    def restore(self, stack: str) -> None:
+        shutil.copy2(REPO / f"Pulumi.{stack}.yaml", self.root / f"Pulumi.{stack}.yaml")
+
+
+class Kubectl:
+    """kubectl on the local control plane."""
+
+    def __init__(self, binary: str, kubeconfig: str) -> None:
+        self.argv = [binary, "--kubeconfig", kubeconfig]
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(  # fixed argv, no shell
+            [*self.argv, *args], capture_output=True, text=True, timeout=120, check=False
+        )
+        if check:
+            assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result
+
+    def objects(self, namespace: str, kinds: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(
+            self("get", kinds, "-n", namespace, "-o", "json").stdout
+        )["items"]
+        return items

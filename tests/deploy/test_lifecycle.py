@@ -1,0 +1,135 @@
+"""Each stack on the local control plane: up, no-op up, refresh, drift, one change, destroy.
+
+The stacks run through ``todo-infra ... --local`` with the provider's own await logic, so a
+passing ``up`` means every Deployment and StatefulSet rolled out and the topics Job completed;
+the tests then look at the cluster with kubectl. Every engine warning fails the test that saw
+it unless ``tests/deploy/engine_warnings.py`` allows it. The tests of one stack run in order
+(pytest keeps a module-scoped parameter's tests together, in file order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from stacks.render import Rendered
+from tests.deploy.harness import STACKS, Kubectl, Project, Run
+from tests.infra.manifests import render
+
+
+@dataclass
+class Deployed:
+    stack: str
+    namespace: str
+    first_up: Run
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def deployed(request: pytest.FixtureRequest, project: Project) -> Iterator[Deployed]:
+    stack: str = request.param
+    first = project.todo_infra("up", stack)
+    namespace = str(first.report.get("outputs", {}).get("namespace", ""))
+    yield Deployed(stack, namespace, first)
+    # A test that failed mid-way must not leave the stack behind for the next one.
+    project.restore(stack)
+    project.todo_infra("destroy", stack)
+
+
+def _no_changes(run: Run) -> None:
+    changed = {kind: n for kind, n in run.changes.items() if kind != "same" and n}
+    assert not changed, f"expected no changes, got {changed}: {run.report['steps']}"
+
+
+def test_up_rolls_everything_out(deployed: Deployed, kubectl: Kubectl) -> None:
+    up = deployed.first_up.require_clean()
+    assert up.changes["create"] > 50
+    assert up.changes["update"] == up.changes["delete"] == 0
+    ns = deployed.namespace
+    for deployment in kubectl.objects(ns, "deployments"):
+        status, want = deployment["status"], deployment["spec"]["replicas"]
+        assert status.get("availableReplicas") == want, deployment["metadata"]["name"]
+    for stateful in kubectl.objects(ns, "statefulsets"):
+        status, want = stateful["status"], stateful["spec"]["replicas"]
+        assert status.get("readyReplicas") == want, stateful["metadata"]["name"]
+    (job,) = kubectl.objects(ns, "jobs")
+    assert job["status"].get("succeeded") == 1
+    claims = kubectl.objects(ns, "persistentvolumeclaims")
+    assert claims
+    assert {c["status"]["phase"] for c in claims} == {"Bound"}
+
+
+def test_second_up_changes_nothing(deployed: Deployed, project: Project) -> None:
+    _no_changes(project.todo_infra("up", deployed.stack).require_clean())
+
+
+def test_refresh_finds_no_drift(deployed: Deployed, project: Project) -> None:
+    _no_changes(project.todo_infra("refresh", deployed.stack).require_clean())
+
+
+def test_drift_made_with_kubectl_is_found_and_repaired(
+    deployed: Deployed, project: Project, kubectl: Kubectl
+) -> None:
+    ns = deployed.namespace
+    kubectl("scale", "deployment/todo-relay", "--replicas=4", "-n", ns)
+    kubectl("delete", "service/todo-frontend", "-n", ns)
+    refresh = project.todo_infra("refresh", deployed.stack).require_clean()
+    assert refresh.changes["update"] >= 1, refresh.changes
+    assert refresh.changes["delete"] == 1, refresh.changes
+    repair = project.todo_infra("up", deployed.stack).require_clean()
+    assert repair.changed() == {
+        "todo-frontend-service": "create",
+        "todo-relay-deployment": "update",
+    }
+    deployments = {d["metadata"]["name"]: d for d in kubectl.objects(ns, "deployments")}
+    assert (
+        deployments["todo-relay"]["spec"]["replicas"]
+        == render(deployed.stack).config.relay.replicas
+    )
+    kubectl("get", "service/todo-frontend", "-n", ns)
+    _no_changes(project.todo_infra("refresh", deployed.stack).require_clean())
+
+
+def _changed_resources(before: Rendered, after: Rendered) -> dict[str, str]:
+    """What the program registers differently, by logical name: what an `up` must change."""
+    old = {r.name: r.inputs for r in before.registrations}
+    new = {r.name: r.inputs for r in after.registrations}
+    changed = {name: "update" for name in old.keys() & new.keys() if old[name] != new[name]}
+    changed.update(dict.fromkeys(new.keys() - old.keys(), "create"))
+    changed.update(dict.fromkeys(old.keys() - new.keys(), "delete"))
+    return changed
+
+
+def _one_more_backend(stack: str) -> tuple[str, dict[str, Any]]:
+    """The setting that adds one backend pod: the HPA's minimum where an HPA owns the count."""
+    config = render(stack).config
+    if config.autoscaling.enabled:
+        bounds = config.autoscaling.backend
+        return "autoscaling", {"backend": {"minReplicas": bounds.min_replicas + 1}}
+    return "backend", {"replicas": config.backend.replicas + 1}
+
+
+def test_one_setting_updates_only_what_it_must(deployed: Deployed, project: Project) -> None:
+    key, value = _one_more_backend(deployed.stack)
+    expected = _changed_resources(render(deployed.stack), render(deployed.stack, **{key: value}))
+    assert expected, "the setting changes nothing in the program"
+    project.set_setting(deployed.stack, key, value)
+    try:
+        up = project.todo_infra("up", deployed.stack).require_clean()
+        assert up.changed() == expected
+    finally:
+        project.restore(deployed.stack)
+    back = project.todo_infra("up", deployed.stack).require_clean()
+    assert set(back.changed()) == set(expected)
+
+
+def test_destroy_leaves_nothing(deployed: Deployed, project: Project, kubectl: Kubectl) -> None:
+    destroy = project.todo_infra("destroy", deployed.stack).require_clean()
+    assert destroy.changes["delete"] == deployed.first_up.changes["create"]
+    gone = kubectl("get", "namespace", deployed.namespace, check=False)
+    assert gone.returncode != 0, gone.stdout
+    assert "NotFound" in gone.stderr
+    left = kubectl("get", "all", "-A", "-l", "app.kubernetes.io/managed-by=pulumi", "-o", "name")
+    assert left.stdout.strip() == ""

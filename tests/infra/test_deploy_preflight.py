@@ -1,0 +1,51 @@
+"""``todo-infra``'s checks before the engine: one line instead of a wall of engine errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.preflight import PreflightError, missing_secrets, require_crds
+from tests.infra.manifests import render
+
+DAPR_CRDS = {"components.dapr.io", "configurations.dapr.io", "subscriptions.dapr.io"}
+
+
+def test_missing_dapr_crds_are_named_in_one_line() -> None:
+    config = render("dev").config
+    with pytest.raises(PreflightError) as refused:
+        require_crds(config, lambda names: {"configurations.dapr.io"})
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "components.dapr.io, subscriptions.dapr.io" in message
+    assert "configurations.dapr.io" not in message.split(":")[0]
+
+
+def test_present_dapr_crds_pass() -> None:
+    require_crds(render("prod").config, lambda names: set(names))
+
+
+def test_no_crds_asked_for_when_the_stack_installs_dapr() -> None:
+    config = render("dev", addons={"dapr": {"enabled": True}}).config
+
+    def lookup(names: tuple[str, ...]) -> set[str]:
+        raise AssertionError(f"asked the cluster for {names}")
+
+    require_crds(config, lookup)
+
+
+def test_no_crds_asked_for_without_dapr() -> None:
+    require_crds(render("dev", dapr={"enabled": False}).config, lambda names: set())
+
+
+def test_a_cluster_the_stack_creates_has_no_dapr_yet() -> None:
+    config = render("prod", cluster={"provider": "eks", "region": "eu-west-1"}).config
+    with pytest.raises(PreflightError, match=r"components\.dapr\.io"):
+        require_crds(config, lambda names: set(names))
+
+
+def test_secrets_must_be_set_and_secret() -> None:
+    config = {"todo-evolution:postgresPassword": "x", "todo-evolution:jwtSecret": "y"}
+    assert missing_secrets(config, {"todo-evolution:jwtSecret"}) == [
+        "todo-evolution:postgresPassword",
+        "todo-evolution:redisPassword",
+    ]
