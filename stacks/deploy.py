@@ -294,7 +294,8 @@ def deploy(args: argparse.Namespace, project: Path) -> int:
         report["seconds"] = round(time.monotonic() - started, 1)
         _write_json(args.json, report)
         hint = ""
-        if "locked" in reason or "pending" in reason or "interrupted" in reason:
+        # The engine puts "currently locked" on one line and the lock file on the last one.
+        if any(sign in str(error) for sign in ("locked", "/locks/", "pending", "interrupted")):
             hint = f" (after an interrupted run: todo-infra up --stack {args.stack} --recover)"
         print(
             f"error: pulumi {args.command} of stack {args.stack} failed: {reason}{hint}",

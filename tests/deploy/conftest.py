@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from stacks.local.cluster import ensure_started
 
+from stacks.local.cluster import ensure_started
 from tests.deploy.harness import REPO, Kubectl, Project
 
 
