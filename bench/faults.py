@@ -57,7 +57,7 @@ class Fault:
 
 @dataclass(frozen=True)
 class Counts:
-    """Answered writes: before the fault begins, while it holds, after it is lifted."""
+    """Answered writes: before the fault begins, sent while it holds, after it is lifted."""
 
     before: int
     during: int
@@ -77,7 +77,8 @@ class FaultRun:
         return self.log.answered_between(0.0, self.began)
 
     def during(self) -> list[Answer]:
-        return self.log.answered_between(self.began, self.ended)
+        """The writes sent once the fault held and answered before it was lifted."""
+        return [a for a in self.log.answered_between(self.held, self.ended) if a.due >= self.held]
 
     def after(self) -> list[Answer]:
         return self.log.answered_between(self.ended)
@@ -129,8 +130,8 @@ async def under_fault(
             if while_held is not None:
                 await while_held()
             await until(
-                f"{counts.during} writes answered while {fault.name}",
-                lambda: len(log.answered_between(began)) >= counts.during,
+                f"{counts.during} writes sent and answered while {fault.name}",
+                lambda: sum(a.due >= held for a in log.answered_between(held)) >= counts.during,
             )
         finally:
             ended = time.perf_counter()

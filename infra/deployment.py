@@ -27,6 +27,7 @@ from infra.labels import PinnedImage, image_version, selector_labels, standard_l
 from infra.naming import child_name, require_dns_label
 from infra.sizes import Size
 from infra.workload import (
+    TAKE_BACK_FIELDS,
     ZoneSpread,
     anti_affinity,
     object_meta,
@@ -93,6 +94,7 @@ class AppLabels:
             child_name(self.name, role) if role else self.name,
             namespace=namespace,
             labels=self.labels,
+            annotations=None if role else TAKE_BACK_FIELDS,
         )
 
 

@@ -50,6 +50,7 @@ from infra.stateful import (
     volume_claim,
 )
 from infra.workload import (
+    TAKE_BACK_FIELDS,
     ZoneSpread,
     anti_affinity,
     container,
@@ -336,7 +337,12 @@ class Kafka(pulumi.ComponentResource):
         )
         apps.Deployment(
             f"{name}-exporter",
-            metadata=object_meta(object_name, namespace=args.namespace, labels=labels),
+            metadata=object_meta(
+                object_name,
+                namespace=args.namespace,
+                labels=labels,
+                annotations=TAKE_BACK_FIELDS,
+            ),
             spec=apps.DeploymentSpecArgs(
                 replicas=1,
                 selector=meta.LabelSelectorArgs(match_labels=selector),

@@ -24,6 +24,12 @@ ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
 
 ZoneSpread = Literal["none", "preferred", "required"]
 
+TAKE_BACK_FIELDS = {"pulumi.com/patchForce": "true"}
+"""For objects an operator may change by hand (``kubectl scale`` a Deployment): the next ``up``
+takes the changed fields back instead of failing on a server-side apply conflict with the other
+field manager (seen on a real API server). Only fields the program sets are taken: a count an
+autoscaler owns is never set, so it is never fought over."""
+
 
 def object_meta(
     name: str,

@@ -6,6 +6,7 @@ import pytest
 
 from infra.probes import tcp_probes
 from infra.workload import anti_affinity, container, pod_spec, scrape_annotations
+from tests.infra.manifests import of_kind, render
 
 
 def test_container_runs_as_non_root() -> None:
@@ -102,3 +103,14 @@ def test_scrape_annotations() -> None:
         "prometheus.io/port": "9187",
         "prometheus.io/path": "/metrics",
     }
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_deployments_take_back_what_kubectl_changed(stack):
+    """A Deployment scaled by hand is taken back by the next `up`; without the annotation the
+    real API server answered it with a server-side apply field conflict."""
+    deployments = of_kind(render(stack).manifests(), "Deployment")
+    assert deployments
+    for deployment in deployments:
+        annotations = deployment["metadata"].get("annotations") or {}
+        assert annotations.get("pulumi.com/patchForce") == "true", deployment["metadata"]["name"]
