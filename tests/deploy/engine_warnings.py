@@ -37,13 +37,13 @@ ALLOWED: tuple[Allowed, ...] = (
         "completes, and a Deployment that never becomes available fails the up instead",
     ),
     Allowed(
-        pattern=r"^\[(FailedGetResourceMetric|FailedComputeMetricsReplicas)\]",
+        pattern=r"^\[?(FailedGetResourceMetric|FailedComputeMetricsReplicas)\]?:? ",
         reason="the HorizontalPodAutoscalers' events on a cluster with no metrics server: the "
         "local control plane runs none (its nodes are simulated, so there is no usage to "
         "measure); on a real cluster `addons.metricsServer` or the cloud's provides it",
     ),
     Allowed(
-        pattern=r"^\[FailedToUpdateEndpointSlices\]",
+        pattern=r"^\[?FailedToUpdateEndpointSlices\]?:? ",
         reason="the EndpointSlice controller's event when a Service's namespace is being "
         "deleted under it during destroy (it retries, then the namespace is gone); a race "
         "inside Kubernetes' namespace deletion, not an ordering of ours",
