@@ -35,9 +35,9 @@ def test_kafka_killed_mid_burst_loses_nothing(
             run = asyncio.run(
                 under_fault(base_url, writer, kafka_killed(fault_servers), COUNTS, rate=RATE)
             )
-            rows = wait_handled(fault_env.database_url, checks.EPOCH, timeout=120)
+            rows = wait_handled(fault_env.database_url, checks.EPOCH, timeout=300)
             wanted = {row.event_id for row in rows}
-            wait_until("every event seen on Kafka", lambda: wanted <= observer.event_ids(), 60)
+            wait_until("every event seen on Kafka", lambda: wanted <= observer.event_ids(), 180)
 
         log = run.log
         assert log.transport_errors == 0, log.transport_failures[:3]
