@@ -66,12 +66,14 @@ class Counts:
 
 @dataclass
 class FaultRun:
-    """The load's log and perf_counter instants: the fault began, took hold, was lifted."""
+    """The load's log and perf_counter instants: the fault began, took hold, was being lifted,
+    and was lifted (`restored`: the server is back and says it is ready)."""
 
     log: WriteLog
     began: float
     held: float
     ended: float
+    restored: float
 
     def before(self) -> list[Answer]:
         return self.log.answered_between(0.0, self.began)
@@ -81,7 +83,8 @@ class FaultRun:
         return [a for a in self.log.answered_between(self.held, self.ended) if a.due >= self.held]
 
     def after(self) -> list[Answer]:
-        return self.log.answered_between(self.ended)
+        """The writes sent once the fault was lifted: none of them met it."""
+        return [a for a in self.log.answers if a.due >= self.restored]
 
 
 async def until(what: str, done: Callable[[], bool], timeout: float = DEADLINE_S) -> None:
@@ -94,8 +97,8 @@ async def until(what: str, done: Callable[[], bool], timeout: float = DEADLINE_S
 
 
 def settled_after(count: int) -> Callable[[WriteLog, float], bool]:
-    """The default end of a run: `count` writes answered since the fault was lifted."""
-    return lambda log, ended: len(log.answered_between(ended)) >= count
+    """The default end of a run: `count` writes sent and answered since the fault was lifted."""
+    return lambda log, restored: sum(a.due >= restored for a in log.answers) >= count
 
 
 async def under_fault(
@@ -111,13 +114,14 @@ async def under_fault(
     """Steady writes at `rate` per second, with `fault` held as `counts` say.
 
     `while_held` runs inside the fault (the fault lasts at least until it returns); `settled`
-    replaces the default end of the run, `counts.after` writes answered after the fault.
+    replaces the default end of the run, `counts.after` writes sent and answered after the fault
+    was lifted; it is given the instant `fault.end` returned.
     """
     log, stop = WriteLog(), asyncio.Event()
     load = asyncio.create_task(
         steady_writes(base_url, writer, rate, MAX_WRITES, log=log, stop=stop)
     )
-    began = held = ended = 0.0
+    began = held = ended = restored = 0.0
     try:
         await until(
             f"{counts.before} writes answered before {fault.name}",
@@ -136,12 +140,13 @@ async def under_fault(
         finally:
             ended = time.perf_counter()
             await asyncio.to_thread(fault.end)
+            restored = time.perf_counter()
         done = settled or settled_after(counts.after)
-        await until(f"the load settled after {fault.name}", lambda: done(log, ended))
+        await until(f"the load settled after {fault.name}", lambda: done(log, restored))
     finally:
         stop.set()
         await load
-    return FaultRun(log, began, held, ended)
+    return FaultRun(log, began, held, ended, restored)
 
 
 def kafka_killed(servers: ServerSet) -> Fault:

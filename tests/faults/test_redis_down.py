@@ -130,9 +130,9 @@ async def _outage_under_load(
             COUNTS,
             rate=RATE,
             while_held=while_down,
-            settled=lambda log, ended: (
-                len(log.answered_between(ended)) >= COUNTS.after
-                and checker.rounds_since(ended) >= ROUNDS
+            settled=lambda log, restored: (
+                sum(a.due >= restored for a in log.answers) >= COUNTS.after
+                and checker.rounds_since(restored) >= ROUNDS
             ),
         )
     finally:
