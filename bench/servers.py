@@ -108,15 +108,26 @@ class ServerSet:
     def env(self) -> ServiceEnv:
         return read_env_file(self.env_file)
 
+    def _home(self, name: str) -> Path:
+        """The server's folder in a private set (the script names it after server and port)."""
+        if self.state_dir is None:
+            raise RuntimeError("only the servers of a private set are reached directly")
+        return self.state_dir / f"{name}-{self.overrides[_PORT_VARIABLES[name]]}"
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        """The end of a private server's own log, for failure messages."""
+        try:
+            return (self._home(name) / f"{name}.log").read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return ""
+
     def pid(self, name: str) -> int:
         """The pid of a running server of this set, from the pid file the script keeps."""
-        if self.state_dir is None:
-            raise RuntimeError("only the servers of a private set may be killed")
-        port = self.overrides[_PORT_VARIABLES[name]]
-        pid = int((self.state_dir / f"{name}-{port}.pid").read_text().strip())
+        home = self._home(name)
+        pid = int(home.with_name(f"{home.name}.pid").read_text().strip())
         # Pids are reused: only trust one whose command line names this server's home folder.
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        if str(self.state_dir / f"{name}-{port}") not in cmdline:
+        if str(home) not in cmdline:
             raise RuntimeError(f"pid {pid} in the {name} pid file is not our {name} server")
         return pid
 
