@@ -79,6 +79,18 @@ _EXITED_OK = """\
       finishedAt: {{ $now | Quote }}
 """
 
+
+def _container_status(*, ready: bool) -> str:
+    """The start of one container's status entry, inside a range over the pod's containers."""
+    return (
+        "- name: {{ .name | Quote }}\n"
+        "  image: {{ .image | Quote }}\n"
+        '  imageID: ""\n'
+        f"  ready: {'true' if ready else 'false'}\n"
+        "  restartCount: 0\n"
+    )
+
+
 _POD_RUNNING = (
     """\
 {{ $now := Now }}
@@ -97,24 +109,18 @@ conditions:
 {{ end }}
 containerStatuses:
 {{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  imageID: ""
-  ready: true
-  started: true
-  restartCount: 0
+"""
+    + _container_status(ready=True)
+    + """  started: true
   state:
     running:
       startedAt: {{ $now | Quote }}
 {{ end }}
 initContainerStatuses:
 {{ range .spec.initContainers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  imageID: ""
-  ready: true
-  restartCount: 0
-{{ if eq .restartPolicy "Always" }}
+"""
+    + _container_status(ready=True)
+    + """{{ if eq .restartPolicy "Always" }}
   started: true
   state:
     running:
@@ -160,12 +166,9 @@ conditions:
 {{ end }}
 containerStatuses:
 {{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  imageID: ""
-  ready: false
-  started: false
-  restartCount: 0
+"""
+    + _container_status(ready=False)
+    + """  started: false
 """
     + _EXITED_OK
     + """\
