@@ -25,7 +25,10 @@ from tests.faults.observer import KafkaObserver
 # per-test guard (pytest-timeout) while every check it makes still held.
 pytestmark = pytest.mark.timeout(1800)
 
-RATE = 240.0
+# Writes go on at this rate while the broker restarts (a JVM start: tens of seconds on a busy
+# machine), and every one of them is an event to drain afterwards; 240/s made 15,000 of them
+# under a CPU hog. The counts below, not the rate, decide what the test proves.
+RATE = 120.0
 COUNTS = Counts(before=500, during=400, after=300)
 
 
