@@ -119,8 +119,9 @@ class PlatformArgs(SettingsModel):
         default="todo", description="Instance name: prefix of every object name and label."
     )
     app_image: PinnedImage = Field(
-        default="todo-evolution/todo-api:0.1.0",
-        description="Image of the bundled service (API, migrations and relay), pinned.",
+        description="Image of the bundled service (API, migrations and relay) that you build "
+        "and push (docs/images.md): `repo:tag`, `repo@sha256:<digest>` (recommended for prod) "
+        "or both. Only the dev profile has a default, a local name nothing publishes.",
     )
     app: AppSettings = Field(default_factory=AppSettings, description="Service settings.")
     backend: WorkloadSettings = Field(default_factory=WorkloadSettings, description="The API.")

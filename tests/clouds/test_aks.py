@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 import pulumi
+import pytest
+from pydantic import ValidationError
 
 from infra.cluster import AksSettings, NodePool
-from infra.cluster.aks import AksCluster, AksClusterArgs
-from infra.cluster.offline import OFFLINE_KUBECONFIG
+from infra.cluster.aks import ACR_PULL_ROLE, AksCluster, AksClusterArgs
+from infra.cluster.offline import OFFLINE_KUBECONFIG, OFFLINE_SUBSCRIPTION
 from tests.clouds.harness import Recording, run, secret_flag
 
 EXPECTED_COUNTS = {
@@ -124,3 +126,43 @@ def test_premium_ssd_is_the_default_storage_class() -> None:
     assert json.dumps(storage["metadata"]["annotations"]) == json.dumps(
         {"storageclass.kubernetes.io/is-default-class": "true"}
     )
+
+
+def test_no_registry_unless_enabled() -> None:
+    recording, _ = build(aks())
+    assert recording.of_type("azure-native:containerregistry:Registry") == []
+    assert recording.of_type("azure-native:authorization:RoleAssignment") == []
+
+
+def test_an_enabled_registry_lets_the_kubelet_identity_pull_and_nothing_else() -> None:
+    holder: dict[str, AksCluster] = {}
+
+    def program() -> dict[str, pulumi.Output[str]]:
+        settings = aks(registry={"enabled": True, "name": "todoregistry"})
+        holder["cluster"] = AksCluster("prod", AksClusterArgs(settings=settings))
+        url = holder["cluster"].registry_url
+        assert url is not None
+        return {"registry": url}
+
+    recording = run(program)
+    registry = recording.one("azure-native:containerregistry:Registry")
+    assert registry.inputs["registryName"] == "todoregistry"
+    assert registry.inputs["adminUserEnabled"] is False
+    assert registry.inputs["resourceGroupName"] == "prod-rg"
+    pull = recording.one("azure-native:authorization:RoleAssignment")
+    assert pull.inputs == {
+        "principalId": "prod-aks-kubelet-object",
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"/subscriptions/{OFFLINE_SUBSCRIPTION}/providers/"
+        f"Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE}",
+        "scope": "prod-registry-acr-id",
+    }
+    provider = recording.one("pulumi:providers:kubernetes")
+    assert pull.urn in provider.dependencies
+    assert recording.outputs["registry"] == "todoregistry.azurecr.io"
+
+
+@pytest.mark.parametrize("name", ["todo-api", "todo"])
+def test_a_registry_name_azure_refuses_fails_naming_the_key(name: str) -> None:
+    with pytest.raises(ValidationError, match=rf"registry.name='{name}' cannot name an Azure"):
+        aks(registry={"enabled": True, "name": name})

@@ -6,6 +6,7 @@ these tests check what ``pulumi up`` would deploy.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -194,11 +195,15 @@ def test_every_image_is_pinned(stacks: dict[str, Rendered], stack: str) -> None:
     for workload in workloads(manifests(stacks, stack)):
         for _, container in containers(workload):
             image = container["image"]
-            repository, _, tag = image.split("@", 1)[0].rpartition(":")
-            assert repository, image
-            assert tag, image
-            assert "/" not in tag, image
-            assert tag != "latest", image
+            name, _, digest = image.partition("@")
+            repository, _, tag = name.rpartition(":")
+            if digest:
+                assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+            else:
+                assert repository, image
+                assert tag, image
+                assert "/" not in tag, image
+                assert tag != "latest", image
 
 
 @pytest.mark.parametrize("stack", STACKS)
