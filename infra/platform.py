@@ -54,6 +54,7 @@ from infra.postgres import EXPORTER_PORT as POSTGRES_EXPORTER_PORT
 from infra.postgres import POSTGRES_PORT, Postgres, PostgresArgs, PostgresSettings, postgres_names
 from infra.rbac import Rbac, RbacArgs, service_account_name
 from infra.redis import EXPORTER_PORT as REDIS_EXPORTER_PORT
+from infra.redis import EXPORTER_TARGET as REDIS_EXPORTER_TARGET
 from infra.redis import REDIS_PORT, Redis, RedisArgs, RedisSettings, redis_names
 from infra.relay import METRICS_PORT as RELAY_METRICS_PORT
 from infra.relay import Relay, RelayArgs
@@ -256,6 +257,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 postgres_user=args.postgres.user,
                 redis_host=redis_host,
                 redis_port=REDIS_PORT,
+                redis_exporter_target=REDIS_EXPORTER_TARGET,
                 dapr_sidecars=args.dapr.enabled,
             ),
             opts=in_namespace,

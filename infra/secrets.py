@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pulumi
@@ -33,6 +35,7 @@ from infra.workload import object_meta
 # The names below are keys inside the Secrets, not secret values.
 POSTGRES_PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - a key name, not a password
 REDIS_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
+REDIS_EXPORTER_PASSWORDS_KEY = "REDIS_EXPORTER_PASSWORDS"
 JWT_SECRET_KEY = "TODO_JWT_SECRET"  # noqa: S105 - a key name, not a secret
 DAPR_APP_TOKEN_KEY = "TODO_DAPR_APP_TOKEN"  # noqa: S105 - a key name, not a token
 DAPR_INJECTOR_TOKEN_KEY = "token"  # noqa: S105 - the key Dapr's injector reads, not a token
@@ -42,6 +45,45 @@ REDIS_URL_KEY = "TODO_REDIS_URL"
 # A JWT's signed input always starts with "eyJ" (a base64url JSON header), so no token the API
 # signs with the same key can equal this label's MAC.
 _DAPR_APP_TOKEN_LABEL = b"todo-evolution: dapr app token"
+
+
+SECRETS_DIR = "/var/run/secrets/todo"
+"""Where a container finds its credentials, one file per key (``TODO_<KEY>_FILE``)."""
+
+
+@dataclass(frozen=True)
+class CredentialFiles:
+    """The keys of the credentials Secret one container reads, as files, and the
+    ``<KEY>_FILE`` variables that point it at them (the service's ``TODO_<NAME>_FILE``, the
+    PostgreSQL image's ``POSTGRES_PASSWORD_FILE``).
+
+    Only the keys it reads: the relay, which publishes events, never holds the key that signs
+    users' tokens. Files rather than variables: the values stay out of the process environment,
+    which ``/proc/<pid>/environ``, crash reports and child processes see. Group-readable only;
+    the pod's ``fsGroup`` is a group every container of the pod runs with.
+    """
+
+    volume: core.VolumeArgs
+    mount: core.VolumeMountArgs
+    env: list[core.EnvVarArgs]
+
+
+def credential_files(role: str, secret_name: str, keys: tuple[str, ...]) -> CredentialFiles:
+    """The volume ``credentials-<role>`` with ``keys`` of ``secret_name``, its mount at
+    :data:`SECRETS_DIR` and the ``<KEY>_FILE`` variables."""
+    name = f"credentials-{role}"
+    return CredentialFiles(
+        volume=core.VolumeArgs(
+            name=name,
+            secret=core.SecretVolumeSourceArgs(
+                secret_name=secret_name,
+                default_mode=0o440,
+                items=[core.KeyToPathArgs(key=key, path=key) for key in keys],
+            ),
+        ),
+        mount=core.VolumeMountArgs(name=name, mount_path=SECRETS_DIR, read_only=True),
+        env=[core.EnvVarArgs(name=f"{key}_FILE", value=f"{SECRETS_DIR}/{key}") for key in keys],
+    )
 
 
 def secret_name(instance: str) -> str:
@@ -72,6 +114,10 @@ class CredentialsArgs(ComponentArgs):
     postgres_user: str
     redis_host: str
     redis_port: int
+    redis_exporter_target: str = Field(
+        description="The address redis_exporter scrapes: its password file maps it to the "
+        "password (the exporter reads a JSON map of address to password, not a bare password)."
+    )
     dapr_sidecars: bool = Field(
         default=False, description="Also write the app token where Dapr's injector reads it."
     )
@@ -109,6 +155,9 @@ class Credentials(pulumi.ComponentResource):
                 {
                     POSTGRES_PASSWORD_KEY: postgres_password,
                     REDIS_PASSWORD_KEY: redis_password,
+                    REDIS_EXPORTER_PASSWORDS_KEY: json.dumps(
+                        {args.redis_exporter_target: redis_password}
+                    ),
                     JWT_SECRET_KEY: args.jwt_secret.get_secret_value(),
                     DAPR_APP_TOKEN_KEY: app_token,
                     DATABASE_URL_KEY: database_url,

@@ -3,6 +3,7 @@ the passwords."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ def _build(
         postgres_user="todo",
         redis_host="todo-redis.todo-test.svc.cluster.local",
         redis_port=6379,
+        redis_exporter_target="redis://127.0.0.1:6379",
         dapr_sidecars=dapr_sidecars,
     )
     return build(lambda: Credentials("t", args))
@@ -44,6 +46,7 @@ def test_secret_holds_passwords_and_the_urls_that_embed_them() -> None:
     assert set(data) == {
         "POSTGRES_PASSWORD",
         "REDIS_PASSWORD",
+        "REDIS_EXPORTER_PASSWORDS",
         "TODO_JWT_SECRET",
         "TODO_DAPR_APP_TOKEN",
         "TODO_DATABASE_URL",
@@ -85,3 +88,10 @@ def test_dapr_injector_reads_the_same_token_from_its_own_secret() -> None:
 def test_no_injector_secret_without_dapr_sidecars() -> None:
     names = [m["metadata"]["name"] for m in of_kind(_build(), "Secret")]
     assert names == ["todo-credentials"]
+
+
+def test_redis_exporter_gets_its_password_as_the_map_it_reads() -> None:
+    """redis_exporter's password file is JSON: the address it scrapes -> that server's password."""
+    assert json.loads(_data()["REDIS_EXPORTER_PASSWORDS"]) == {
+        "redis://127.0.0.1:6379": "redis-password-123456"
+    }
