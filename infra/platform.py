@@ -235,6 +235,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 instance=instance,
                 settings=args.app,
                 kafka_bootstrap=bootstrap,
+                database_migration_role=args.postgres.migration_role,
                 ingress_networks=(
                     ingress_networks(args.network_policies, args.ingress.class_name)
                     if args.network_policies.enabled
@@ -255,6 +256,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 postgres_port=POSTGRES_PORT,
                 postgres_database=args.postgres.database,
                 postgres_user=args.postgres.user,
+                postgres_app_user=args.postgres.app_user,
                 redis_host=redis_host,
                 redis_port=REDIS_PORT,
                 redis_exporter_target=REDIS_EXPORTER_TARGET,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from infra.component import child_options
 from infra.labels import PinnedImage
@@ -51,14 +51,37 @@ class PostgresSettings(DataServiceSettings):
         default_factory=StorageSettings, description="Data volume (prod: 50Gi)."
     )
     database: str = Field(default="todo", description="Database the service uses.")
-    user: str = Field(default="todo", description="Role the service connects as (the owner).")
+    user: str = Field(
+        default="todo",
+        description="The administrator the server is initialised with (superuser, owner of the "
+        "database); only the migration step and the exporter log in as it.",
+    )
+    app_user: str = Field(
+        default="todo_app",
+        description="The role the API and the relay connect as: rows only (SELECT, INSERT, "
+        "UPDATE, DELETE), no DDL; the migration step creates it (app/db_roles.py).",
+    )
+    migration_role: str = Field(
+        default="todo_migrator",
+        description="The role, without login, that owns the schema; migrations run as it.",
+    )
 
-    @field_validator("database", "user")
+    @field_validator("database", "user", "app_user", "migration_role")
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not value.isidentifier() or not value.islower():
             raise ValueError(f"{value!r} must be a lower-case identifier (letters, digits, '_')")
         return value
+
+    @model_validator(mode="after")
+    def _three_roles(self) -> PostgresSettings:
+        names = {"user": self.user, "appUser": self.app_user, "migrationRole": self.migration_role}
+        if len(set(names.values())) < len(names):
+            raise ValueError(
+                f"user, appUser and migrationRole must be three roles (got {names}): the "
+                "service must not connect as the role that owns or administers the schema"
+            )
+        return self
 
 
 class PostgresArgs(DataServiceArgs):

@@ -13,6 +13,13 @@ on for every stack without a new ``pulumi config set``. Rotating ``jwtSecret`` r
 Dapr's injector reads it from a Secret of its own under the fixed key ``token``
 (``dapr.io/app-token-secret``); the API reads the same value as ``TODO_DAPR_APP_TOKEN``. Even
 without Dapr the API gets it, so nothing can post to its event routes.
+
+The database has two logins (``app/db_roles.py``): the administrator (``postgres.user``,
+``postgresPassword``: the server's owner), whose URL ``TODO_DATABASE_ADMIN_URL`` only the
+migration holds, and the app role (``postgres.appUser``), whose URL ``TODO_DATABASE_URL`` the
+API and the relay connect with. The app role's password is derived from ``postgresPassword``
+the same way, for the same reasons; the migration sets it at every run, so rotating
+``postgresPassword`` rotates it once the backend rolls.
 """
 
 from __future__ import annotations
@@ -40,11 +47,13 @@ JWT_SECRET_KEY = "TODO_JWT_SECRET"  # noqa: S105 - a key name, not a secret
 DAPR_APP_TOKEN_KEY = "TODO_DAPR_APP_TOKEN"  # noqa: S105 - a key name, not a token
 DAPR_INJECTOR_TOKEN_KEY = "token"  # noqa: S105 - the key Dapr's injector reads, not a token
 DATABASE_URL_KEY = "TODO_DATABASE_URL"
+DATABASE_ADMIN_URL_KEY = "TODO_DATABASE_ADMIN_URL"
 REDIS_URL_KEY = "TODO_REDIS_URL"
 
 # A JWT's signed input always starts with "eyJ" (a base64url JSON header), so no token the API
 # signs with the same key can equal this label's MAC.
 _DAPR_APP_TOKEN_LABEL = b"todo-evolution: dapr app token"
+_POSTGRES_APP_PASSWORD_LABEL = b"todo-evolution: postgres app role"
 
 
 SECRETS_DIR = "/var/run/secrets/todo"
@@ -96,10 +105,26 @@ def dapr_app_token_secret_name(instance: str) -> str:
     return child_name(instance, "dapr-app-token")
 
 
+def _derived(secret: SecretStr, label: bytes) -> str:
+    """A value only ``secret``'s holder can compute, that reveals nothing of it (HMAC-SHA256)."""
+    return hmac.new(secret.get_secret_value().encode(), label, hashlib.sha256).hexdigest()
+
+
 def dapr_app_token(jwt_secret: SecretStr) -> str:
     """The Dapr app token of a platform whose JWT signing key is ``jwt_secret``."""
-    key = jwt_secret.get_secret_value().encode()
-    return hmac.new(key, _DAPR_APP_TOKEN_LABEL, hashlib.sha256).hexdigest()
+    return _derived(jwt_secret, _DAPR_APP_TOKEN_LABEL)
+
+
+def postgres_app_password(postgres_password: SecretStr) -> str:
+    """The app role's password of a platform whose database password is ``postgres_password``."""
+    return _derived(postgres_password, _POSTGRES_APP_PASSWORD_LABEL)
+
+
+def _postgres_url(user: str, password: str, host: str, port: int, database: str) -> str:
+    return (
+        f"postgresql+psycopg://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
+        f"{database}"
+    )
 
 
 class CredentialsArgs(ComponentArgs):
@@ -111,7 +136,8 @@ class CredentialsArgs(ComponentArgs):
     postgres_host: str
     postgres_port: int
     postgres_database: str
-    postgres_user: str
+    postgres_user: str = Field(description="The administrator: the migration's login.")
+    postgres_app_user: str = Field(description="The app role: the API's and relay's login.")
     redis_host: str
     redis_port: int
     redis_exporter_target: str = Field(
@@ -135,10 +161,10 @@ class Credentials(pulumi.ComponentResource):
         super().__init__("todo:infra:Credentials", name, None, opts)
         postgres_password = args.postgres_password.get_secret_value()
         redis_password = args.redis_password.get_secret_value()
-        database_url = (
-            f"postgresql+psycopg://{quote(args.postgres_user, safe='')}:"
-            f"{quote(postgres_password, safe='')}@{args.postgres_host}:{args.postgres_port}/"
-            f"{args.postgres_database}"
+        where = (args.postgres_host, args.postgres_port, args.postgres_database)
+        admin_url = _postgres_url(args.postgres_user, postgres_password, *where)
+        database_url = _postgres_url(
+            args.postgres_app_user, postgres_app_password(args.postgres_password), *where
         )
         redis_url = (
             f"redis://:{quote(redis_password, safe='')}@{args.redis_host}:{args.redis_port}/0"
@@ -161,6 +187,7 @@ class Credentials(pulumi.ComponentResource):
                     JWT_SECRET_KEY: args.jwt_secret.get_secret_value(),
                     DAPR_APP_TOKEN_KEY: app_token,
                     DATABASE_URL_KEY: database_url,
+                    DATABASE_ADMIN_URL_KEY: admin_url,
                     REDIS_URL_KEY: redis_url,
                 }
             ),

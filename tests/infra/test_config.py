@@ -74,6 +74,14 @@ def test_overrides_merge_into_the_profile() -> None:
         ({"backend": {"image": "todo-api:1 .0"}}, r"todo-evolution:backend\.image: .*invalid tag"),
         ({"backend": {"image": "todo-api:latest"}}, r"todo-evolution:backend\.image: .*'latest'"),
         ({"frontend": {"image": "nginx"}}, r"todo-evolution:frontend\.image: .*no tag"),
+        (
+            {"postgres": {"appUser": "todo"}},
+            r"todo-evolution:postgres: user, appUser and migrationRole must be three roles",
+        ),
+        (
+            {"postgres": {"migrationRole": "Todo-Owner"}},
+            r"todo-evolution:postgres\.migrationRole: 'Todo-Owner' must be a lower-case",
+        ),
         ({"namespace": "Todo_App"}, r"namespace='Todo_App' is not a valid Kubernetes name"),
         ({"app": {"logLevel": "loud"}}, r"todo-evolution:app\.logLevel: .*'debug'"),
         (
