@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from infra.cluster import AksSettings, NodePool
 from infra.cluster.aks import ACR_PULL_ROLE, AksCluster, AksClusterArgs
 from infra.cluster.offline import OFFLINE_KUBECONFIG, OFFLINE_SUBSCRIPTION
-from tests.clouds.harness import Recording, run, secret_flag
+from tests.clouds.harness import Recording, build_cluster, secret_flag
 
 EXPECTED_COUNTS = {
     "azure-native:resources:ResourceGroup": 1,
@@ -28,14 +28,10 @@ def aks(**overrides: object) -> AksSettings:
 
 
 def build(settings: AksSettings) -> tuple[Recording, pulumi.Output[str]]:
-    holder: dict[str, AksCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = AksCluster("prod", AksClusterArgs(settings=settings))
-        return {"kubeconfig": holder["cluster"].kubeconfig}
-
-    recording = run(program)
-    return recording, holder["cluster"].kubeconfig
+    recording, cluster = build_cluster(
+        lambda: AksCluster("prod", AksClusterArgs(settings=settings))
+    )
+    return recording, cluster.kubeconfig
 
 
 def cluster_inputs(recording: Recording) -> dict[str, Any]:
@@ -135,16 +131,7 @@ def test_no_registry_unless_enabled() -> None:
 
 
 def test_an_enabled_registry_lets_the_kubelet_identity_pull_and_nothing_else() -> None:
-    holder: dict[str, AksCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        settings = aks(registry={"enabled": True, "name": "todoregistry"})
-        holder["cluster"] = AksCluster("prod", AksClusterArgs(settings=settings))
-        url = holder["cluster"].registry_url
-        assert url is not None
-        return {"registry": url}
-
-    recording = run(program)
+    recording, _ = build(aks(registry={"enabled": True, "name": "todoregistry"}))
     registry = recording.one("azure-native:containerregistry:Registry")
     assert registry.inputs["registryName"] == "todoregistry"
     assert registry.inputs["adminUserEnabled"] is False

@@ -9,7 +9,7 @@ import pytest
 
 from infra.cluster import EksSettings, NodePool
 from infra.cluster.eks import REGISTRY_PULL_ACTIONS, EksCluster, EksClusterArgs, subnet_cidrs
-from tests.clouds.harness import Recording, run, secret_flag
+from tests.clouds.harness import Recording, build_cluster, secret_flag
 
 EXPECTED_COUNTS = {
     "pulumi:providers:aws": 1,
@@ -33,14 +33,10 @@ EXPECTED_COUNTS = {
 
 
 def build(settings: EksSettings) -> tuple[Recording, pulumi.Output[str] | None]:
-    holder: dict[str, EksCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = EksCluster("prod", EksClusterArgs(settings=settings))
-        return {"kubeconfig": holder["cluster"].kubeconfig}
-
-    recording = run(program)
-    return recording, holder["cluster"].kubeconfig
+    recording, cluster = build_cluster(
+        lambda: EksCluster("prod", EksClusterArgs(settings=settings))
+    )
+    return recording, cluster.kubeconfig
 
 
 def eks(**overrides: object) -> EksSettings:
@@ -190,17 +186,7 @@ def test_no_registry_unless_enabled() -> None:
 
 
 def test_an_enabled_registry_is_an_immutable_scanned_repository_the_nodes_may_pull_from() -> None:
-    holder: dict[str, EksCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = EksCluster(
-            "prod", EksClusterArgs(settings=eks(registry={"enabled": True, "name": "todo"}))
-        )
-        url = holder["cluster"].registry_url
-        assert url is not None
-        return {"registry": url}
-
-    recording = run(program)
+    recording, _ = build(eks(registry={"enabled": True, "name": "todo"}))
     repository = recording.one("aws:ecr/repository:Repository")
     assert repository.inputs["name"] == "todo"
     assert repository.inputs["imageTagMutability"] == "IMMUTABLE"

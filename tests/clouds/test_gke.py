@@ -8,7 +8,7 @@ import pulumi
 
 from infra.cluster import GkeSettings, NodePool
 from infra.cluster.gke import NODE_ROLES, PULL_ROLE, GkeCluster, GkeClusterArgs
-from tests.clouds.harness import Recording, run, secret_flag
+from tests.clouds.harness import Recording, build_cluster, secret_flag
 
 EXPECTED_COUNTS = {
     "pulumi:providers:gcp": 1,
@@ -33,14 +33,10 @@ def gke(**overrides: object) -> GkeSettings:
 
 
 def build(settings: GkeSettings) -> tuple[Recording, pulumi.Output[str]]:
-    holder: dict[str, GkeCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = GkeCluster("prod", GkeClusterArgs(settings=settings))
-        return {"kubeconfig": holder["cluster"].kubeconfig}
-
-    recording = run(program)
-    return recording, holder["cluster"].kubeconfig
+    recording, cluster = build_cluster(
+        lambda: GkeCluster("prod", GkeClusterArgs(settings=settings))
+    )
+    return recording, cluster.kubeconfig
 
 
 def test_the_graph_is_complete() -> None:
@@ -140,17 +136,7 @@ def test_no_registry_unless_enabled() -> None:
 
 
 def test_an_enabled_registry_is_the_only_one_the_nodes_may_pull_from() -> None:
-    holder: dict[str, GkeCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = GkeCluster(
-            "prod", GkeClusterArgs(settings=gke(registry={"enabled": True, "name": "todo"}))
-        )
-        url = holder["cluster"].registry_url
-        assert url is not None
-        return {"registry": url}
-
-    recording = run(program)
+    recording, _ = build(gke(registry={"enabled": True, "name": "todo"}))
     repository = recording.one("gcp:artifactregistry/repository:Repository")
     assert repository.inputs["repositoryId"] == "todo"
     assert repository.inputs["location"] == "europe-west1"
