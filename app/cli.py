@@ -74,13 +74,31 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 def _migrate(settings: Settings) -> int:
     from app import migrate
     from app.db import make_engine
+    from app.db_roles import RoleError, roles_for
 
-    engine = make_engine(settings)
+    admin_url = settings.database_admin_url
     try:
-        migrate.upgrade(engine)
+        roles = (
+            roles_for(admin_url, settings.database_url, settings.database_migration_role)
+            if admin_url is not None
+            else None
+        )
+    except RoleError as exc:
+        print(f"todo-api: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings, admin_url)
+    try:
+        migrate.upgrade(engine, roles=roles)
     finally:
         engine.dispose()
-    log.info("database schema is at the latest revision")
+    if roles is not None:
+        log.info(
+            "database schema is at the latest revision, owned by %s; %s may read and write rows",
+            roles.migration,
+            roles.app,
+        )
+    else:
+        log.info("database schema is at the latest revision")
     return 0
 
 

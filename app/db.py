@@ -16,17 +16,20 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from app.core.config import Settings
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, url: str | None = None) -> Engine:
+    """The engine for ``settings.database_url``, or for ``url`` (the migration's administrator)
+    with the same options."""
+    url = url or settings.database_url
     if settings.is_sqlite:
         engine = create_engine(
-            settings.database_url,
+            url,
             # FastAPI runs sync routes on a thread pool; SQLite serialises writers itself.
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        settings.database_url,
+        url,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,

@@ -81,6 +81,10 @@ class AppSettings(SettingsModel):
 class AppConfigArgs(ComponentArgs):
     settings: AppSettings
     kafka_bootstrap: str
+    database_migration_role: str = Field(
+        description="The role, without login, that owns the schema: `todo-api migrate` makes "
+        "it and migrates as it (TODO_DATABASE_MIGRATION_ROLE)."
+    )
     ingress_networks: tuple[str, ...] = Field(
         default=(),
         description="Where the Ingress traffic comes from, when NetworkPolicies let only it "
@@ -109,11 +113,16 @@ def forwarded_allow_ips(settings: AppSettings, *, ingress_networks: tuple[str, .
 
 
 def app_environment(
-    settings: AppSettings, kafka_bootstrap: str, *, ingress_networks: tuple[str, ...]
+    settings: AppSettings,
+    kafka_bootstrap: str,
+    *,
+    ingress_networks: tuple[str, ...],
+    database_migration_role: str,
 ) -> dict[str, str]:
     """The ConfigMap's data: what the service reads from its environment."""
     data = {
         "TODO_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "TODO_DATABASE_MIGRATION_ROLE": database_migration_role,
         "TODO_LOG_LEVEL": settings.log_level,
         # In the cluster the relay is its own Deployment, so the API must not run one too.
         "TODO_RELAY_IN_PROCESS": "false",
@@ -143,7 +152,10 @@ class AppConfig(pulumi.ComponentResource):
                 labels=unversioned_labels("todo", args.instance, "settings"),
             ),
             data=app_environment(
-                args.settings, args.kafka_bootstrap, ingress_networks=args.ingress_networks
+                args.settings,
+                args.kafka_bootstrap,
+                ingress_networks=args.ingress_networks,
+                database_migration_role=args.database_migration_role,
             ),
             opts=child_options(self, opts),
         )

@@ -8,8 +8,6 @@ the migration; Alembic's version table makes the second run a no-op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
@@ -25,7 +23,14 @@ from infra.deployment import (
 )
 from infra.labels import PinnedImage
 from infra.probes import http_probes
-from infra.secrets import DAPR_APP_TOKEN_KEY, DATABASE_URL_KEY, JWT_SECRET_KEY, REDIS_URL_KEY
+from infra.secrets import (
+    DAPR_APP_TOKEN_KEY,
+    DATABASE_ADMIN_URL_KEY,
+    DATABASE_URL_KEY,
+    JWT_SECRET_KEY,
+    REDIS_URL_KEY,
+    credential_files,
+)
 from infra.security import scratch_volume
 from infra.sizes import Size
 from infra.workload import container, scrape_annotations
@@ -44,10 +49,9 @@ API_SECRETS: tuple[str, ...] = (
     DAPR_APP_TOKEN_KEY,
 )
 """The credentials the API reads: it signs tokens, caches and checks Dapr deliveries."""
-MIGRATE_SECRETS: tuple[str, ...] = (DATABASE_URL_KEY,)
-"""The migration needs the database and nothing else."""
-SECRETS_DIR = "/var/run/secrets/todo"
-"""Where a container finds its credentials, one file per key (``TODO_<KEY>_FILE``)."""
+MIGRATE_SECRETS: tuple[str, ...] = (DATABASE_ADMIN_URL_KEY, DATABASE_URL_KEY)
+"""The migration needs the database and nothing else: the administrator's URL to create the
+roles and migrate, and the app's, whose user and password are the app role it creates."""
 
 
 def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:
@@ -55,39 +59,6 @@ def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:
     return [
         core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config_map_name))
     ]
-
-
-@dataclass(frozen=True)
-class CredentialFiles:
-    """The keys of the credentials Secret one container reads, as files, and the
-    ``TODO_<KEY>_FILE`` variables that point the service at them.
-
-    Only the keys it reads: the relay, which publishes events, never holds the key that signs
-    users' tokens. Files rather than variables: the values stay out of the process environment,
-    which ``/proc/<pid>/environ``, crash reports and child processes see. Group-readable only;
-    the pod's ``fsGroup`` is the service's uid.
-    """
-
-    volume: core.VolumeArgs
-    mount: core.VolumeMountArgs
-    env: list[core.EnvVarArgs]
-
-
-def credential_files(role: str, secret_name: str, keys: tuple[str, ...]) -> CredentialFiles:
-    """The volume ``credentials-<role>`` with ``keys`` of ``secret_name``, its mount and env."""
-    name = f"credentials-{role}"
-    return CredentialFiles(
-        volume=core.VolumeArgs(
-            name=name,
-            secret=core.SecretVolumeSourceArgs(
-                secret_name=secret_name,
-                default_mode=0o440,
-                items=[core.KeyToPathArgs(key=key, path=key) for key in keys],
-            ),
-        ),
-        mount=core.VolumeMountArgs(name=name, mount_path=SECRETS_DIR, read_only=True),
-        env=[core.EnvVarArgs(name=f"{key}_FILE", value=f"{SECRETS_DIR}/{key}") for key in keys],
-    )
 
 
 class BackendArgs(AppWorkloadArgs):

@@ -54,6 +54,7 @@ from infra.postgres import EXPORTER_PORT as POSTGRES_EXPORTER_PORT
 from infra.postgres import POSTGRES_PORT, Postgres, PostgresArgs, PostgresSettings, postgres_names
 from infra.rbac import Rbac, RbacArgs, service_account_name
 from infra.redis import EXPORTER_PORT as REDIS_EXPORTER_PORT
+from infra.redis import EXPORTER_TARGET as REDIS_EXPORTER_TARGET
 from infra.redis import REDIS_PORT, Redis, RedisArgs, RedisSettings, redis_names
 from infra.relay import METRICS_PORT as RELAY_METRICS_PORT
 from infra.relay import Relay, RelayArgs
@@ -119,8 +120,9 @@ class PlatformArgs(SettingsModel):
         default="todo", description="Instance name: prefix of every object name and label."
     )
     app_image: PinnedImage = Field(
-        default="todo-evolution/todo-api:0.1.0",
-        description="Image of the bundled service (API, migrations and relay), pinned.",
+        description="Image of the bundled service (API, migrations and relay) that you build "
+        "and push (docs/images.md): `repo:tag`, `repo@sha256:<digest>` (recommended for prod) "
+        "or both. Only the dev profile has a default, a local name nothing publishes.",
     )
     app: AppSettings = Field(default_factory=AppSettings, description="Service settings.")
     backend: WorkloadSettings = Field(default_factory=WorkloadSettings, description="The API.")
@@ -233,6 +235,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 instance=instance,
                 settings=args.app,
                 kafka_bootstrap=bootstrap,
+                database_migration_role=args.postgres.migration_role,
                 ingress_networks=(
                     ingress_networks(args.network_policies, args.ingress.class_name)
                     if args.network_policies.enabled
@@ -253,8 +256,10 @@ class TodoPlatform(pulumi.ComponentResource):
                 postgres_port=POSTGRES_PORT,
                 postgres_database=args.postgres.database,
                 postgres_user=args.postgres.user,
+                postgres_app_user=args.postgres.app_user,
                 redis_host=redis_host,
                 redis_port=REDIS_PORT,
+                redis_exporter_target=REDIS_EXPORTER_TARGET,
                 dapr_sidecars=args.dapr.enabled,
             ),
             opts=in_namespace,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from infra.component import child_options
 from infra.labels import PinnedImage
 from infra.probes import exec_probes
-from infra.secrets import POSTGRES_PASSWORD_KEY
+from infra.secrets import POSTGRES_PASSWORD_KEY, credential_files
 from infra.security import scratch_volume
 from infra.sizes import Size
 from infra.stateful import (
@@ -25,7 +25,6 @@ from infra.stateful import (
     StatefulNames,
     StorageSettings,
     metrics_sidecar,
-    secret_env,
 )
 from infra.workload import container, pod_spec
 
@@ -52,14 +51,37 @@ class PostgresSettings(DataServiceSettings):
         default_factory=StorageSettings, description="Data volume (prod: 50Gi)."
     )
     database: str = Field(default="todo", description="Database the service uses.")
-    user: str = Field(default="todo", description="Role the service connects as (the owner).")
+    user: str = Field(
+        default="todo",
+        description="The administrator the server is initialised with (superuser, owner of the "
+        "database); only the migration step and the exporter log in as it.",
+    )
+    app_user: str = Field(
+        default="todo_app",
+        description="The role the API and the relay connect as: rows only (SELECT, INSERT, "
+        "UPDATE, DELETE), no DDL; the migration step creates it (app/db_roles.py).",
+    )
+    migration_role: str = Field(
+        default="todo_migrator",
+        description="The role, without login, that owns the schema; migrations run as it.",
+    )
 
-    @field_validator("database", "user")
+    @field_validator("database", "user", "app_user", "migration_role")
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not value.isidentifier() or not value.islower():
             raise ValueError(f"{value!r} must be a lower-case identifier (letters, digits, '_')")
         return value
+
+    @model_validator(mode="after")
+    def _three_roles(self) -> PostgresSettings:
+        names = {"user": self.user, "appUser": self.app_user, "migrationRole": self.migration_role}
+        if len(set(names.values())) < len(names):
+            raise ValueError(
+                f"user, appUser and migrationRole must be three roles (got {names}): the "
+                "service must not connect as the role that owns or administers the schema"
+            )
+        return self
 
 
 class PostgresArgs(DataServiceArgs):
@@ -80,9 +102,10 @@ class Postgres(SingleInstance):
         child = child_options(self, opts)
         settings = args.settings
         names = postgres_names(args.instance, settings.image)
-        password = secret_env(
-            "POSTGRES_PASSWORD", secret_name=args.secret_name, key=POSTGRES_PASSWORD_KEY
-        )
+        # The password as a file, in both containers: the image reads POSTGRES_PASSWORD_FILE,
+        # the exporter DATA_SOURCE_PASS_FILE; neither holds it in its environment.
+        password = credential_files("postgres", args.secret_name, (POSTGRES_PASSWORD_KEY,))
+        (password_file,) = (variable.value for variable in password.env)
         ready = ["pg_isready", "-h", "127.0.0.1", "-U", settings.user, "-d", settings.database]
         database = container(
             "postgres",
@@ -93,7 +116,7 @@ class Postgres(SingleInstance):
             env=[
                 core.EnvVarArgs(name="POSTGRES_USER", value=settings.user),
                 core.EnvVarArgs(name="POSTGRES_DB", value=settings.database),
-                password,
+                *password.env,
                 # A subdirectory, so initdb does not trip over the volume's lost+found.
                 core.EnvVarArgs(name="PGDATA", value=f"{DATA_DIR}/pgdata"),
             ],
@@ -101,6 +124,7 @@ class Postgres(SingleInstance):
                 core.VolumeMountArgs(name="data", mount_path=DATA_DIR),
                 core.VolumeMountArgs(name="run", mount_path="/var/run/postgresql"),
                 core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108 - an emptyDir
+                password.mount,
             ],
             probes=exec_probes(liveness=ready, readiness=ready, startup_seconds=180),
         )
@@ -114,16 +138,15 @@ class Postgres(SingleInstance):
                     value=f"127.0.0.1:{POSTGRES_PORT}/{settings.database}?sslmode=disable",
                 ),
                 core.EnvVarArgs(name="DATA_SOURCE_USER", value=settings.user),
-                secret_env(
-                    "DATA_SOURCE_PASS", secret_name=args.secret_name, key=POSTGRES_PASSWORD_KEY
-                ),
+                core.EnvVarArgs(name="DATA_SOURCE_PASS_FILE", value=password_file),
             ],
+            volume_mounts=[password.mount],
             health_path="/",
         )
         spec = pod_spec(
             containers=[database, exporter],
             service_account_name=args.service_account_name,
-            volumes=[scratch_volume("run", memory=True), scratch_volume("tmp")],
+            volumes=[scratch_volume("run", memory=True), scratch_volume("tmp"), password.volume],
             uid=POSTGRES_UID,
             # A clean shutdown writes a checkpoint; being killed means crash recovery on start.
             termination_grace_period_seconds=60,

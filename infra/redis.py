@@ -14,7 +14,7 @@ from pydantic import Field
 from infra.component import child_options
 from infra.labels import PinnedImage
 from infra.probes import exec_probes
-from infra.secrets import REDIS_PASSWORD_KEY
+from infra.secrets import REDIS_EXPORTER_PASSWORDS_KEY, REDIS_PASSWORD_KEY, credential_files
 from infra.security import scratch_volume
 from infra.sizes import Size, resolve
 from infra.stateful import (
@@ -24,7 +24,6 @@ from infra.stateful import (
     StatefulNames,
     StorageSettings,
     metrics_sidecar,
-    secret_env,
 )
 from infra.workload import container, pod_spec
 
@@ -40,21 +39,34 @@ MEMORY_SHARE = 0.75
 copy-on-write during AOF rewrites and the allocator's overhead, so Redis evicts, never OOMs."""
 
 
+EXPORTER_TARGET = f"redis://127.0.0.1:{REDIS_PORT}"
+"""The address the exporter scrapes, and the key of its password in the password file."""
+PASSWORD_FILE_VARIABLE = f"{REDIS_PASSWORD_KEY}_FILE"
+
+
 def start_script(size: Size) -> str:
     """The server's start command.
 
-    The password goes into a config file on a memory-backed emptyDir rather than onto the
-    command line, where every process in the pod could read it from /proc.
+    The password comes from the mounted Secret file and goes into a config file on a
+    memory-backed emptyDir: never onto a command line (``cat`` gets the file's name, not its
+    content), where every process in the pod could read it from /proc, nor into the
+    environment.
     """
     max_memory_mi = int(resolve(size).memory_limit_mi * MEMORY_SHARE)
     return (
-        'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /run/redis/redis.conf'
+        f'{{ printf "requirepass "; cat "${PASSWORD_FILE_VARIABLE}"; printf "\\n"; }}'
+        " > /run/redis/redis.conf"
         " && exec redis-server /run/redis/redis.conf --appendonly yes --dir /data"
         f" --maxmemory {max_memory_mi}mb --maxmemory-policy allkeys-lru"
     )
 
 
-_PING = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG']
+_PING = [
+    "sh",
+    "-c",
+    f'REDISCLI_AUTH="$(cat "${PASSWORD_FILE_VARIABLE}")" redis-cli -h 127.0.0.1 ping'
+    " | grep -q PONG",
+]
 
 
 class RedisSettings(DataServiceSettings):
@@ -89,9 +101,13 @@ class Redis(SingleInstance):
         child = child_options(self, opts)
         settings = args.settings
         names = redis_names(args.instance, settings.image)
-        password = secret_env(
-            "REDIS_PASSWORD", secret_name=args.secret_name, key=REDIS_PASSWORD_KEY
+        # Files, not variables: the server's start script reads REDIS_PASSWORD_FILE; the
+        # exporter's REDIS_PASSWORD_FILE is its own format, a JSON map of address to password.
+        password = credential_files("redis", args.secret_name, (REDIS_PASSWORD_KEY,))
+        exporter_passwords = credential_files(
+            "redis-exporter", args.secret_name, (REDIS_EXPORTER_PASSWORDS_KEY,)
         )
+        (exporter_passwords_file,) = (variable.value for variable in exporter_passwords.env)
         server = container(
             "redis",
             image=settings.image,
@@ -99,10 +115,11 @@ class Redis(SingleInstance):
             uid=REDIS_UID,
             command=["sh", "-c", start_script(settings.size)],
             ports=[core.ContainerPortArgs(name="redis", container_port=REDIS_PORT)],
-            env=[password],
+            env=password.env,
             volume_mounts=[
                 core.VolumeMountArgs(name="data", mount_path="/data"),
                 core.VolumeMountArgs(name="run", mount_path="/run/redis"),
+                password.mount,
             ],
             probes=exec_probes(liveness=_PING, readiness=_PING, startup_seconds=60),
         )
@@ -111,15 +128,20 @@ class Redis(SingleInstance):
             uid=EXPORTER_UID,
             port=EXPORTER_PORT,
             env=[
-                core.EnvVarArgs(name="REDIS_ADDR", value=f"redis://127.0.0.1:{REDIS_PORT}"),
-                password,
+                core.EnvVarArgs(name="REDIS_ADDR", value=EXPORTER_TARGET),
+                core.EnvVarArgs(name=PASSWORD_FILE_VARIABLE, value=exporter_passwords_file),
             ],
+            volume_mounts=[exporter_passwords.mount],
             health_path="/health",
         )
         spec = pod_spec(
             containers=[server, exporter],
             service_account_name=args.service_account_name,
-            volumes=[scratch_volume("run", size_limit="1Mi", memory=True)],
+            volumes=[
+                scratch_volume("run", size_limit="1Mi", memory=True),
+                password.volume,
+                exporter_passwords.volume,
+            ],
             uid=REDIS_UID,
         )
         self._single_instance(

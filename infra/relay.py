@@ -27,11 +27,11 @@ import pulumi
 import pulumi_kubernetes.core.v1 as core
 from pydantic import Field
 
-from infra.backend import APP_NAME, app_env, credential_files
+from infra.backend import APP_NAME, app_env
 from infra.component import child_options
 from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
-from infra.secrets import DATABASE_URL_KEY
+from infra.secrets import DATABASE_URL_KEY, credential_files
 from infra.security import scratch_volume
 from infra.workload import container, scrape_annotations
 

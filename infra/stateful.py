@@ -216,6 +216,7 @@ def metrics_sidecar(
     uid: int,
     port: int,
     env: Sequence[core.EnvVarArgs],
+    volume_mounts: Sequence[core.VolumeMountArgs],
     health_path: str,
 ) -> core.ContainerArgs:
     """The Prometheus exporter beside a single-instance server: it reads the server over
@@ -227,18 +228,9 @@ def metrics_sidecar(
         uid=uid,
         ports=[core.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=port)],
         env=env,
+        volume_mounts=volume_mounts,
         probes=http_probes(
             port=METRICS_PORT_NAME, liveness_path=health_path, readiness_path=health_path
-        ),
-    )
-
-
-def secret_env(name: str, *, secret_name: str, key: str) -> core.EnvVarArgs:
-    """An environment variable read from one key of a Secret."""
-    return core.EnvVarArgs(
-        name=name,
-        value_from=core.EnvVarSourceArgs(
-            secret_key_ref=core.SecretKeySelectorArgs(name=secret_name, key=key)
         ),
     )
 

@@ -449,7 +449,7 @@ class Postgres(Service):
         from psycopg import sql
 
         # CREATEDB: service tests create a throwaway database each.
-        role = sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+        role = sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
             sql.Identifier(DB_USER), sql.Literal(DB_PASSWORD)
         )
         database = sql.SQL("CREATE DATABASE {} OWNER {}").format(
@@ -471,6 +471,10 @@ class Postgres(Service):
             # may signal it (seen: "must be a member of the role whose process is being
             # terminated or member of pg_signal_backend"). Granting again is a no-op.
             admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(DB_USER)))
+            # CREATEROLE: `todo-api migrate` creates the migration and app roles, as the
+            # cluster's administrator does (app/db_roles.py); tests name theirs uniquely.
+            # A role created before this line gains it at the next start.
+            admin.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(DB_USER)))
         # What the application will do: TCP, password, the todo database.
         tcp_url = self.env_lines()["TODO_DATABASE_URL"].replace("+psycopg", "", 1)
         try:

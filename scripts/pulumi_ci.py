@@ -41,8 +41,8 @@ from typing import Any, cast
 import yaml
 from pulumi import automation as auto
 
-from stacks.config import PROJECT, SECRET_KEYS
-from stacks.profiles import PROFILE_NAMES
+from stacks.config import EXAMPLE_APP_IMAGE, PROJECT, SECRET_KEYS
+from stacks.profiles import PROFILE_NAMES, PROFILES
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "stacks" / "__main__.py"
@@ -241,6 +241,9 @@ class Backend:
         self.pulumi(
             "config", "set", "--stack", stack, "kubernetes:renderYamlToDirectory", str(render_dir)
         )
+        if "appImage" not in PROFILES[stack]:
+            # As a user names their image: the stack files leave it to them.
+            self.pulumi("config", "set", "--stack", stack, f"{PROJECT}:appImage", EXAMPLE_APP_IMAGE)
 
     def stack(self, name: str) -> auto.Stack:
         """The stack, running ``stacks/__main__.py`` in this process (see the module doc)."""
@@ -273,11 +276,13 @@ class EventLog:
             self.errors.append(event.diagnostic_event.message.strip())
 
 
-def offline_render(stack: str, out: Path) -> dict[str, dict[str, Any]]:
-    """``todo-infra render``'s objects for the stack, as its users run it."""
+def offline_render(stack: str, out: Path, project: Path) -> dict[str, dict[str, Any]]:
+    """``todo-infra render``'s objects for the stack file in ``project``, as its users run it."""
     command = [str(REPO / ".venv" / "bin" / "todo-infra"), "render", "--stack", stack]
     subprocess.run(  # noqa: S603  # fixed argv, no shell
-        [*command, "--out", str(out), "--project-dir", str(REPO)], check=True, capture_output=True
+        [*command, "--out", str(out), "--project-dir", str(project)],
+        check=True,
+        capture_output=True,
     )
     return load_objects(p for p in out.glob("*.yaml") if p.name != "all.yaml")
 
@@ -303,7 +308,7 @@ def check_stack(backend: Backend, stack: str) -> StackReport:
     report = StackReport(stack)
     engine_dir = backend.root / "engine" / stack
     backend.init_stack(stack, engine_dir)
-    offline = offline_render(stack, backend.root / "offline" / stack)
+    offline = offline_render(stack, backend.root / "offline" / stack, backend.work)
     report.rendered_objects = len(offline)
     target = backend.stack(stack)
 

@@ -27,6 +27,15 @@ PROJECT = "todo-evolution"
 SECRET_KEYS: tuple[str, ...] = ("postgresPassword", "redisPassword", "jwtSecret")
 """Keys that must be set with ``pulumi config set --secret``."""
 
+EXAMPLE_APP_IMAGE = "registry.example.com/todo/todo-api@sha256:" + "0" * 64
+"""The shape of an ``appImage`` a stack should name: the user's registry, pinned by digest."""
+REQUIRED_HINTS: dict[str, str] = {
+    "appImage": "required: the image of the service you build and push (docs/images.md); "
+    f"run `pulumi config set {PROJECT}:appImage <repository>@sha256:<digest>`, "
+    f"e.g. {EXAMPLE_APP_IMAGE}",
+}
+"""What to do about a required key that only some profiles fill in, by key."""
+
 
 class StackConfigError(ValueError):
     """Invalid stack settings; the message has one line per problem, each naming its key."""
@@ -80,6 +89,8 @@ def _describe(error: ErrorDetails) -> str:
     key = config_key(_key_path(tuple(error["loc"])))
     if error["type"] == "missing" and error["loc"] and error["loc"][0] in SECRET_KEYS:
         return f"{key}: required secret is not set; run `pulumi config set --secret {key} <value>`"
+    if error["type"] == "missing" and tuple(error["loc"]) in {(k,) for k in REQUIRED_HINTS}:
+        return f"{key}: {REQUIRED_HINTS[str(error['loc'][0])]}"
     message = error["msg"].removeprefix("Value error, ")
     # Never echo what was given for a secret: the error would print the secret.
     secret = bool(error["loc"]) and error["loc"][0] in SECRET_KEYS

@@ -14,10 +14,17 @@ from typing import Any, Literal, get_args
 Profile = Literal["dev", "staging", "prod"]
 PROFILE_NAMES: tuple[str, ...] = get_args(Profile)
 
+LOCAL_APP_IMAGE = "todo-evolution/todo-api:0.1.0"
+"""The dev profile's app image: what ``docker build -f app/Dockerfile -t ...`` names locally."""
+
 PROFILES: dict[str, dict[str, Any]] = {
     # One of everything, minimal sizes: total requests stay within 1.5 CPU / 3 GiB.
     "dev": {
         "namespace": "todo-app-dev",
+        # A local name nobody publishes: built and loaded into a laptop cluster (kind, minikube,
+        # k3d), and never pulled on the local control plane, whose KWOK nodes run no container.
+        # The other profiles have no default: their stacks must name an image the user pushed.
+        "appImage": LOCAL_APP_IMAGE,
         "app": {"logLevel": "debug"},
         "backend": {"replicas": 1, "size": "small"},
         "relay": {"replicas": 1, "size": "micro"},

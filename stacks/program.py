@@ -57,6 +57,8 @@ def run(opts: pulumi.ResourceOptions | None = None) -> tuple[StackConfig, TodoPl
     cluster = provision_cluster(f"{PLATFORM_NAME}-cluster", config.cluster)
     if cluster is not None:
         pulumi.export("kubeconfig", cluster.kubeconfig)
+        if cluster.registry_url is not None:
+            pulumi.export("registry", cluster.registry_url)
     provider = (
         cluster.provider
         if cluster

@@ -116,7 +116,7 @@ def server_setting(name: str, key: str, answers: Callable[[str], bool]) -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    """SQLAlchemy URL of the real PostgreSQL; the `todo` role may create databases."""
+    """SQLAlchemy URL of the real PostgreSQL; the `todo` role may create databases and roles."""
     return server_setting("postgres", "TODO_DATABASE_URL", postgres_answers)
 
 

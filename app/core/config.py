@@ -37,6 +37,7 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "development
 ENV_PREFIX = "TODO_"
 SECRET_FILE_SETTINGS: tuple[str, ...] = (
     "database_url",
+    "database_admin_url",
     "redis_url",
     "jwt_secret",
     "dapr_app_token",
@@ -97,6 +98,17 @@ class Settings(BaseSettings):
     database_url: str = Field(
         EMBEDDED_DATABASE_URL,
         description="SQLAlchemy URL. Default: SQLite file in the working directory.",
+    )
+    database_admin_url: str | None = Field(
+        None,
+        description="PostgreSQL only, read by `migrate` alone: an administrator (the server's "
+        "owner, or a CREATEROLE role owning the database) that creates the migration role and "
+        "the app role (the user of TODO_DATABASE_URL) and runs the migrations as the former "
+        "(app/db_roles.py). Unset: `migrate` runs as TODO_DATABASE_URL's user and makes no role.",
+    )
+    database_migration_role: str = Field(
+        "todo_migrator",
+        description="The role, without login, that owns the schema; with TODO_DATABASE_ADMIN_URL.",
     )
     database_connect_timeout_seconds: int = Field(
         3, ge=1, le=60, description="Connect timeout; short so an absent database answers 503."
@@ -187,6 +199,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _admin_on_postgres(self) -> Settings:
+        if self.database_admin_url is not None and (
+            self.is_sqlite or self.database_admin_url.startswith("sqlite")
+        ):
+            raise ValueError(
+                "TODO_DATABASE_ADMIN_URL is for PostgreSQL roles: set it only with a PostgreSQL "
+                "TODO_DATABASE_URL, and to a PostgreSQL URL"
+            )
+        return self
 
     @model_validator(mode="after")
     def _signing_key(self) -> Settings:

@@ -14,6 +14,7 @@ from infra.cluster.settings import (
     GkeSettings,
     NoCluster,
     NodePool,
+    RegistrySettings,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "NoCluster",
     "NodePool",
     "ProvisionedCluster",
+    "RegistrySettings",
     "existing_cluster_provider",
     "provision_cluster",
 ]
@@ -35,6 +37,8 @@ class ProvisionedCluster(Protocol):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     storage_class_name: str
+    registry_url: pulumi.Output[str] | None
+    """Where to push the app image, when ``cluster.registry`` made a registry."""
 
 
 def provision_cluster(

@@ -61,7 +61,8 @@ def cluster_provider(
     ``cluster_identifier`` is the cluster's immutable cloud id: without it any kubeconfig change
     (a rotated CA, a new endpoint, another auth plugin) replaces the provider and with it every
     Kubernetes object of the stack (pulumi-kubernetes issue 4019). ``depends_on`` names the
-    node pools: every object made with this provider then waits for nodes to run on.
+    node pools (and the nodes' right to pull from the stack's registry): every object made with
+    this provider then waits for nodes to run on, able to pull the app image.
     """
     return k8s.Provider(
         name,

@@ -9,6 +9,8 @@ NetworkPolicies and workload identity for pods that call Azure.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure
@@ -22,6 +24,61 @@ from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
 from infra.labels import MANAGED_BY, PART_OF
 
 SYSTEM_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+"""The built-in AcrPull role: read images, nothing else."""
+KUBELET_IDENTITY = "kubeletidentity"
+"""The key of the identity the nodes' kubelets pull images with, in the cluster's
+``identityProfile``: the cluster's own identity manages Azure resources, not pulls."""
+
+
+def _kubelet_object_id(profile: Mapping[str, Any] | None) -> str:
+    identity = (profile or {}).get(KUBELET_IDENTITY)
+    if identity is None or not identity.object_id:
+        raise ValueError("the AKS cluster reports no kubelet identity: AcrPull cannot be granted")
+    return str(identity.object_id)
+
+
+def _registry(
+    name: str,
+    settings: AksSettings,
+    *,
+    group: azure.resources.ResourceGroup,
+    cluster: aks.ManagedCluster,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[azure.containerregistry.Registry, azure.authorization.RoleAssignment]:
+    """The app image's container registry and the kubelet identity's AcrPull on it alone.
+
+    No admin user: pushes authenticate as a person or a pipeline (``az acr login``), pulls as
+    the kubelet identity, so no shared password exists to leak.
+    """
+    registry = azure.containerregistry.Registry(
+        f"{name}-acr",
+        registry_name=settings.registry.name,
+        resource_group_name=group.name,
+        location=settings.location,
+        sku=azure.containerregistry.SkuArgs(name="Standard"),
+        admin_user_enabled=False,
+        tags=dict(tags),
+        opts=opts,
+    )
+    subscription = azure.authorization.get_client_config_output(
+        opts=pulumi.InvokeOutputOptions(parent=opts.parent)
+    ).subscription_id
+    pull = azure.authorization.RoleAssignment(
+        f"{name}-kubelet-pull",
+        principal_id=cluster.identity_profile.apply(_kubelet_object_id),
+        principal_type="ServicePrincipal",
+        role_definition_id=subscription.apply(
+            lambda sub: (
+                f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
+                f"roleDefinitions/{ACR_PULL_ROLE}"
+            )
+        ),
+        scope=registry.id,
+        opts=opts,
+    )
+    return registry, pull
 
 
 class AksClusterArgs(BaseModel):
@@ -85,6 +142,7 @@ class AksCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     storage_class_name: str
+    registry_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -132,6 +190,13 @@ class AksCluster(pulumi.ComponentResource):
                 ignore_changes=["agentPoolProfiles[0].count", "agentPoolProfiles[1].count"],
             ),
         )
+        registry = (
+            _registry(
+                f"{name}-registry", settings, group=group, cluster=cluster, tags=tags, opts=child
+            )
+            if settings.registry.enabled
+            else None
+        )
         credentials = aks.list_managed_cluster_user_credentials_output(
             resource_group_name=group.name,
             resource_name=cluster.name,
@@ -141,14 +206,20 @@ class AksCluster(pulumi.ComponentResource):
             credentials.kubeconfigs.apply(lambda configs: decode_kubeconfig(configs[0].value))
         )
         self.provider = cluster_provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, identifier=cluster.id, parent=self
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            identifier=cluster.id,
+            parent=self,
+            depends_on=[registry[1]] if registry else [],
         )
         self.storage_class_name = STORAGE_CLASSES["aks"].name
+        self.registry_url = registry[0].login_server if registry else None
         default_storage_class(f"{name}-storage-class", "aks", provider=self.provider, parent=self)
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,
                 "cluster_name": cluster.name,
                 "resource_group": group.name,
+                "registry_url": self.registry_url,
             }
         )

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.cluster.access import cluster_provider, exec_kubeconfig
-from infra.cluster.settings import EksSettings
+from infra.cluster.settings import EksSettings, RegistrySettings
 from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
 from infra.labels import MANAGED_BY, PART_OF
 
@@ -35,6 +35,13 @@ NODE_POLICIES = (
     "AmazonEC2ContainerRegistryPullOnly",
 )
 """Join the cluster, run the VPC CNI, pull images: read-only ECR, nothing else."""
+REGISTRY_PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+"""What pulling an image from one repository takes; the login token comes with the managed
+pull-only policy (``ecr:GetAuthorizationToken`` has no repository to scope it to)."""
 EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy"
 EBS_CSI_SERVICE_ACCOUNT = "system:serviceaccount:kube-system:ebs-csi-controller-sa"
 
@@ -146,6 +153,50 @@ def _irsa_trust(provider_arn: str, issuer_url: str, subject: str) -> str:
     )
 
 
+def _pull_policy(repository_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": list(REGISTRY_PULL_ACTIONS),
+                    "Resource": repository_arn,
+                }
+            ],
+        }
+    )
+
+
+def _registry(
+    name: str, settings: RegistrySettings, *, node_role: aws.iam.Role, opts: pulumi.ResourceOptions
+) -> tuple[aws.ecr.Repository, aws.iam.RolePolicy]:
+    """The app image's ECR repository and the node role's right to pull from it.
+
+    Tags are immutable, so a tag the stack names always means the same image, and every push is
+    scanned. The managed pull-only policy already reaches every repository of the account (it
+    is how nodes pull EKS's own add-on images); the statement naming this repository keeps the
+    grant explicit, survives a narrower node policy, and is what the cluster's provider waits
+    for before any pod asks for the image.
+    """
+    repository = aws.ecr.Repository(
+        f"{name}-repository",
+        name=settings.name,
+        image_tag_mutability="IMMUTABLE",
+        image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+            scan_on_push=True
+        ),
+        opts=opts,
+    )
+    pull = aws.iam.RolePolicy(
+        f"{name}-node-pull",
+        role=node_role.name,
+        policy=repository.arn.apply(_pull_policy),
+        opts=opts,
+    )
+    return repository, pull
+
+
 def _zone(names: list[str], *, index: int) -> str:
     if len(names) < ZONES:
         raise ValueError(
@@ -182,6 +233,7 @@ class EksCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     storage_class_name: str
     oidc_provider_arn: pulumi.Output[str]
+    registry_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -331,6 +383,12 @@ class EksCluster(pulumi.ComponentResource):
             ),
         )
 
+        registry = (
+            _registry(f"{name}-registry", settings.registry, node_role=node_role, opts=child)
+            if settings.registry.enabled
+            else None
+        )
+
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi-role",
             assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
@@ -366,7 +424,7 @@ class EksCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             identifier=cluster.arn,
             parent=self,
-            depends_on=[node_group, ebs_csi],
+            depends_on=[node_group, ebs_csi, *([registry[1]] if registry else [])],
         )
         self.storage_class_name = STORAGE_CLASSES["eks"].name
         default_storage_class(
@@ -377,11 +435,13 @@ class EksCluster(pulumi.ComponentResource):
             depends_on=[ebs_csi],
         )
         self.oidc_provider_arn = oidc.arn
+        self.registry_url = registry[0].repository_url if registry else None
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,
                 "cluster_name": cluster.name,
                 "oidc_provider_arn": oidc.arn,
                 "vpc_id": vpc.id,
+                "registry_url": self.registry_url,
             }
         )

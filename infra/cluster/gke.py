@@ -27,9 +27,45 @@ NODE_ROLES = (
     "roles/monitoring.metricWriter",
     "roles/monitoring.viewer",
     "roles/stackdriver.resourceMetadata.writer",
-    "roles/artifactregistry.reader",
 )
-"""What a node needs: ship logs and metrics, pull images. Workloads get their own identities."""
+"""What a node needs besides pulling images: ship logs and metrics. Workloads get their own
+identities."""
+PULL_ROLE = "roles/artifactregistry.reader"
+"""Pull images: on the stack's repository when ``cluster.registry`` makes one, else on the
+project (the app image then lives in some repository of the project the stack does not know)."""
+
+
+def _registry(
+    name: str,
+    settings: GkeSettings,
+    *,
+    member: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[gcp.artifactregistry.Repository, gcp.artifactregistry.RepositoryIamMember]:
+    """The app image's Docker repository in the cluster's region, and the nodes' right to pull
+    from it. Tags are immutable, so a tag the stack names always means the same image."""
+    repository = gcp.artifactregistry.Repository(
+        f"{name}-repository",
+        repository_id=settings.registry.name,
+        location=settings.region,
+        format="DOCKER",
+        docker_config=gcp.artifactregistry.RepositoryDockerConfigArgs(immutable_tags=True),
+        opts=opts,
+    )
+    pull = gcp.artifactregistry.RepositoryIamMember(
+        f"{name}-nodes-pull",
+        repository=repository.name,
+        location=settings.region,
+        role=PULL_ROLE,
+        member=member,
+        opts=opts,
+    )
+    return repository, pull
+
+
+def registry_url(settings: GkeSettings) -> str:
+    """The Docker host and path images of the stack's repository are pushed to."""
+    return f"{settings.region}-docker.pkg.dev/{settings.project}/{settings.registry.name}"
 
 
 class GkeClusterArgs(BaseModel):
@@ -57,6 +93,7 @@ class GkeCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     storage_class_name: str
+    registry_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -114,7 +151,12 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
         member = node_account.email.apply(lambda email: f"serviceAccount:{email}")
-        for role in NODE_ROLES:
+        registry = (
+            _registry(f"{name}-registry", settings, member=member, opts=child)
+            if settings.registry.enabled
+            else None
+        )
+        for role in NODE_ROLES if registry else (*NODE_ROLES, PULL_ROLE):
             gcp.projects.IAMMember(
                 f"{name}-nodes-{role.rsplit('/', 1)[-1]}",
                 project=settings.project,
@@ -210,10 +252,18 @@ class GkeCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             identifier=cluster.id,
             parent=self,
-            depends_on=[node_pool],
+            depends_on=[node_pool, *([registry[1]] if registry else [])],
         )
         self.storage_class_name = STORAGE_CLASSES["gke"].name
+        self.registry_url = (
+            registry[0].id.apply(lambda _: registry_url(settings)) if registry else None
+        )
         default_storage_class(f"{name}-storage-class", "gke", provider=self.provider, parent=self)
         self.register_outputs(
-            {"kubeconfig": self.kubeconfig, "cluster_name": cluster.name, "network": network.id}
+            {
+                "kubeconfig": self.kubeconfig,
+                "cluster_name": cluster.name,
+                "network": network.id,
+                "registry_url": self.registry_url,
+            }
         )

@@ -37,8 +37,21 @@ def _aks_credentials(args: Mapping[str, Any]) -> dict[str, Any]:
     return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
 
 
+OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+def _azure_client(_args: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "clientId": "00000000-0000-0000-0000-000000000001",
+        "objectId": "00000000-0000-0000-0000-000000000002",
+        "subscriptionId": OFFLINE_SUBSCRIPTION,
+        "tenantId": "00000000-0000-0000-0000-000000000003",
+    }
+
+
 OFFLINE_INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
+    "azure-native:authorization:getClientConfig": _azure_client,
     "azure-native:containerservice:listManagedClusterUserCredentials": _aks_credentials,
 }
 
@@ -72,7 +85,16 @@ def _named(name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": name}
 
 
+def _ecr_repository(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    repository = inputs.get("name", name)
+    return {
+        "arn": f"arn:aws:ecr:offline-1:000000000000:repository/{repository}",
+        "repositoryUrl": f"000000000000.dkr.ecr.offline-1.amazonaws.com/{repository}",
+    }
+
+
 OFFLINE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:ecr/repository:Repository": _ecr_repository,
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:iam/role:Role": _arn("iam"),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _arn("iam"),
@@ -81,8 +103,24 @@ OFFLINE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] =
     "gcp:serviceaccount/account:Account": lambda name, _inputs: {
         "email": f"{name}@offline.iam.gserviceaccount.com"
     },
+    "gcp:artifactregistry/repository:Repository": lambda name, inputs: {
+        "name": f"projects/offline/locations/{inputs.get('location')}/repositories/"
+        f"{inputs.get('repositoryId', name)}"
+    },
     "azure-native:resources:ResourceGroup": _named,
-    "azure-native:containerservice:ManagedCluster": _named,
+    "azure-native:containerservice:ManagedCluster": lambda name, _inputs: {
+        "name": name,
+        "identityProfile": {
+            "kubeletidentity": {
+                "clientId": f"{name}-kubelet-client",
+                "objectId": f"{name}-kubelet-object",
+                "resourceId": f"/offline/userAssignedIdentities/{name}-agentpool",
+            }
+        },
+    },
+    "azure-native:containerregistry:Registry": lambda name, inputs: {
+        "loginServer": f"{inputs.get('registryName', name)}.azurecr.io"
+    },
 }
 
 

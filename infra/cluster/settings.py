@@ -10,6 +10,7 @@ didn't ask for.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -82,6 +83,24 @@ ApiPublicCidrs = Annotated[tuple[str, ...], AfterValidator(_api_cidrs)]
 """Who may reach a cluster's API server: CIDR blocks, checked one by one."""
 
 
+class RegistrySettings(SettingsModel):
+    """An image registry made with the cluster, to push the app image to; the nodes may pull
+    from it and from nothing else the stack grants."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Create it (EKS: an ECR repository, GKE: an Artifact Registry repository, "
+        "AKS: a container registry) and let the nodes pull from it; the stack output "
+        "`registry` is where to push (docs/images.md).",
+    )
+    name: str = Field(
+        default="todo-api",
+        pattern=r"^[a-z][a-z0-9-]{1,48}[a-z0-9]$",
+        description="Repository name (ECR, Artifact Registry); on AKS the registry's name, "
+        "5-50 letters and digits, unique across Azure (it becomes `<name>.azurecr.io`).",
+    )
+
+
 class NoCluster(SettingsModel):
     """Deploy onto a cluster that already exists: the ambient kube context or a kubeconfig."""
 
@@ -115,6 +134,10 @@ class EksSettings(SettingsModel):
     )
     capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
         default="ON_DEMAND", description="SPOT is cheaper but nodes may be reclaimed."
+    )
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings,
+        description="An image registry for the app image, off by default.",
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on every AWS resource.")
 
@@ -158,6 +181,10 @@ class GkeSettings(SettingsModel):
     spot: bool = Field(default=False, description="Spot VMs are cheaper but may be reclaimed.")
     deletion_protection: bool = Field(
         default=True, description="GKE refuses to delete the cluster until this is turned off."
+    )
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings,
+        description="An image registry for the app image, off by default.",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Labels on GCP resources.")
 
@@ -223,6 +250,10 @@ class AksSettings(SettingsModel):
     tier: Literal["Free", "Standard"] = Field(
         default="Standard", description="Standard carries the API server uptime SLA."
     )
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings,
+        description="An image registry for the app image, off by default.",
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on Azure resources.")
 
     @model_validator(mode="after")
@@ -233,6 +264,12 @@ class AksSettings(SettingsModel):
             )
         if self.network_plugin == "azure-overlay":
             _disjoint({"podCidr": self.pod_cidr, "serviceCidr": self.service_cidr})
+        name = self.registry.name
+        if self.registry.enabled and not re.fullmatch(r"[a-z0-9]{5,50}", name):
+            raise ValueError(
+                f"registry.name={name!r} cannot name an Azure container registry: use 5-50 "
+                "lower-case letters and digits, unique across Azure"
+            )
         return self
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 from pulumi.runtime import rpc
@@ -18,7 +18,10 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.cluster import ProvisionedCluster
 from infra.cluster.offline import offline_invoke, offline_outputs
+
+Cluster = TypeVar("Cluster", bound=ProvisionedCluster)
 
 
 @dataclass
@@ -120,6 +123,23 @@ def run(
 
     _sync_await(run_pulumi_func(program))
     return recording
+
+
+def build_cluster(make: Callable[[], Cluster]) -> tuple[Recording, Cluster]:
+    """Run ``make`` under mocks; the cluster's kubeconfig and, when it made a registry, the
+    registry's address are resolved into ``outputs`` (``kubeconfig``, ``registry``)."""
+    made: list[Cluster] = []
+
+    def program() -> dict[str, pulumi.Output[Any]]:
+        cluster = make()
+        made.append(cluster)
+        outputs: dict[str, pulumi.Output[Any]] = {"kubeconfig": cluster.kubeconfig}
+        if cluster.registry_url is not None:
+            outputs["registry"] = cluster.registry_url
+        return outputs
+
+    recording = run(program)
+    return recording, made[0]
 
 
 def secret_flag(output: pulumi.Output[Any]) -> bool:

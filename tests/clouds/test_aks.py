@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pulumi
+import pytest
+from pydantic import ValidationError
 
 from infra.cluster import AksSettings, NodePool
-from infra.cluster.aks import AksCluster, AksClusterArgs
-from infra.cluster.offline import OFFLINE_KUBECONFIG
-from tests.clouds.harness import Recording, run, secret_flag
+from infra.cluster.aks import ACR_PULL_ROLE, AksCluster, AksClusterArgs
+from infra.cluster.offline import OFFLINE_KUBECONFIG, OFFLINE_SUBSCRIPTION
+from tests.clouds.harness import Recording, build_cluster, secret_flag
 
 EXPECTED_COUNTS = {
     "azure-native:resources:ResourceGroup": 1,
@@ -26,14 +28,10 @@ def aks(**overrides: object) -> AksSettings:
 
 
 def build(settings: AksSettings) -> tuple[Recording, pulumi.Output[str]]:
-    holder: dict[str, AksCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = AksCluster("prod", AksClusterArgs(settings=settings))
-        return {"kubeconfig": holder["cluster"].kubeconfig}
-
-    recording = run(program)
-    return recording, holder["cluster"].kubeconfig
+    recording, cluster = build_cluster(
+        lambda: AksCluster("prod", AksClusterArgs(settings=settings))
+    )
+    return recording, cluster.kubeconfig
 
 
 def cluster_inputs(recording: Recording) -> dict[str, Any]:
@@ -124,3 +122,34 @@ def test_premium_ssd_is_the_default_storage_class() -> None:
     assert json.dumps(storage["metadata"]["annotations"]) == json.dumps(
         {"storageclass.kubernetes.io/is-default-class": "true"}
     )
+
+
+def test_no_registry_unless_enabled() -> None:
+    recording, _ = build(aks())
+    assert recording.of_type("azure-native:containerregistry:Registry") == []
+    assert recording.of_type("azure-native:authorization:RoleAssignment") == []
+
+
+def test_an_enabled_registry_lets_the_kubelet_identity_pull_and_nothing_else() -> None:
+    recording, _ = build(aks(registry={"enabled": True, "name": "todoregistry"}))
+    registry = recording.one("azure-native:containerregistry:Registry")
+    assert registry.inputs["registryName"] == "todoregistry"
+    assert registry.inputs["adminUserEnabled"] is False
+    assert registry.inputs["resourceGroupName"] == "prod-rg"
+    pull = recording.one("azure-native:authorization:RoleAssignment")
+    assert pull.inputs == {
+        "principalId": "prod-aks-kubelet-object",
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"/subscriptions/{OFFLINE_SUBSCRIPTION}/providers/"
+        f"Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE}",
+        "scope": "prod-registry-acr-id",
+    }
+    provider = recording.one("pulumi:providers:kubernetes")
+    assert pull.urn in provider.dependencies
+    assert recording.outputs["registry"] == "todoregistry.azurecr.io"
+
+
+@pytest.mark.parametrize("name", ["todo-api", "todo"])
+def test_a_registry_name_azure_refuses_fails_naming_the_key(name: str) -> None:
+    with pytest.raises(ValidationError, match=rf"registry.name='{name}' cannot name an Azure"):
+        aks(registry={"enabled": True, "name": name})

@@ -8,8 +8,8 @@ import pulumi
 import pytest
 
 from infra.cluster import EksSettings, NodePool
-from infra.cluster.eks import EksCluster, EksClusterArgs, subnet_cidrs
-from tests.clouds.harness import Recording, run, secret_flag
+from infra.cluster.eks import REGISTRY_PULL_ACTIONS, EksCluster, EksClusterArgs, subnet_cidrs
+from tests.clouds.harness import Recording, build_cluster, secret_flag
 
 EXPECTED_COUNTS = {
     "pulumi:providers:aws": 1,
@@ -33,14 +33,10 @@ EXPECTED_COUNTS = {
 
 
 def build(settings: EksSettings) -> tuple[Recording, pulumi.Output[str] | None]:
-    holder: dict[str, EksCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = EksCluster("prod", EksClusterArgs(settings=settings))
-        return {"kubeconfig": holder["cluster"].kubeconfig}
-
-    recording = run(program)
-    return recording, holder["cluster"].kubeconfig
+    recording, cluster = build_cluster(
+        lambda: EksCluster("prod", EksClusterArgs(settings=settings))
+    )
+    return recording, cluster.kubeconfig
 
 
 def eks(**overrides: object) -> EksSettings:
@@ -181,3 +177,28 @@ def test_a_region_with_two_zones_fails_naming_them(monkeypatch: pytest.MonkeyPat
     )
     with pytest.raises(Exception, match=r"offers 2 availability zones \(x-1a, x-1b\)"):
         build(eks())
+
+
+def test_no_registry_unless_enabled() -> None:
+    recording, _ = build(eks())
+    assert recording.of_type("aws:ecr/repository:Repository") == []
+    assert recording.of_type("aws:iam/rolePolicy:RolePolicy") == []
+
+
+def test_an_enabled_registry_is_an_immutable_scanned_repository_the_nodes_may_pull_from() -> None:
+    recording, _ = build(eks(registry={"enabled": True, "name": "todo"}))
+    repository = recording.one("aws:ecr/repository:Repository")
+    assert repository.inputs["name"] == "todo"
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    pull = recording.one("aws:iam/rolePolicy:RolePolicy")
+    assert pull.inputs["role"] == "prod-node-role"
+    (statement,) = json.loads(pull.inputs["policy"])["Statement"]
+    assert statement == {
+        "Effect": "Allow",
+        "Action": list(REGISTRY_PULL_ACTIONS),
+        "Resource": "arn:aws:ecr:offline-1:000000000000:repository/todo",
+    }
+    provider = recording.one("pulumi:providers:kubernetes")
+    assert pull.urn in provider.dependencies
+    assert recording.outputs["registry"] == "000000000000.dkr.ecr.offline-1.amazonaws.com/todo"

@@ -7,8 +7,8 @@ import json
 import pulumi
 
 from infra.cluster import GkeSettings, NodePool
-from infra.cluster.gke import NODE_ROLES, GkeCluster, GkeClusterArgs
-from tests.clouds.harness import Recording, run, secret_flag
+from infra.cluster.gke import NODE_ROLES, PULL_ROLE, GkeCluster, GkeClusterArgs
+from tests.clouds.harness import Recording, build_cluster, secret_flag
 
 EXPECTED_COUNTS = {
     "pulumi:providers:gcp": 1,
@@ -17,7 +17,7 @@ EXPECTED_COUNTS = {
     "gcp:compute/router:Router": 1,
     "gcp:compute/routerNat:RouterNat": 1,
     "gcp:serviceaccount/account:Account": 1,
-    "gcp:projects/iAMMember:IAMMember": len(NODE_ROLES),
+    "gcp:projects/iAMMember:IAMMember": len(NODE_ROLES) + 1,
     "gcp:container/cluster:Cluster": 1,
     "gcp:container/nodePool:NodePool": 1,
     "pulumi:providers:kubernetes": 1,
@@ -33,14 +33,10 @@ def gke(**overrides: object) -> GkeSettings:
 
 
 def build(settings: GkeSettings) -> tuple[Recording, pulumi.Output[str]]:
-    holder: dict[str, GkeCluster] = {}
-
-    def program() -> dict[str, pulumi.Output[str]]:
-        holder["cluster"] = GkeCluster("prod", GkeClusterArgs(settings=settings))
-        return {"kubeconfig": holder["cluster"].kubeconfig}
-
-    recording = run(program)
-    return recording, holder["cluster"].kubeconfig
+    recording, cluster = build_cluster(
+        lambda: GkeCluster("prod", GkeClusterArgs(settings=settings))
+    )
+    return recording, cluster.kubeconfig
 
 
 def test_the_graph_is_complete() -> None:
@@ -123,7 +119,7 @@ def test_nodes_run_as_their_own_least_privilege_account() -> None:
     pool = recording.one("gcp:container/nodePool:NodePool").inputs
     assert pool["nodeConfig"]["serviceAccount"] == email
     roles = sorted(m.inputs["role"] for m in recording.of_type("gcp:projects/iAMMember:IAMMember"))
-    assert roles == sorted(NODE_ROLES)
+    assert roles == sorted((*NODE_ROLES, PULL_ROLE))
     assert not any("editor" in role or "owner" in role for role in roles)
 
 
@@ -132,3 +128,31 @@ def test_pd_ssd_is_the_default_storage_class() -> None:
     storage = recording.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs
     assert storage["provisioner"] == "pd.csi.storage.gke.io"
     assert storage["parameters"] == {"type": "pd-ssd"}
+
+
+def test_no_registry_unless_enabled() -> None:
+    recording, _ = build(gke())
+    assert recording.of_type("gcp:artifactregistry/repository:Repository") == []
+
+
+def test_an_enabled_registry_is_the_only_one_the_nodes_may_pull_from() -> None:
+    recording, _ = build(gke(registry={"enabled": True, "name": "todo"}))
+    repository = recording.one("gcp:artifactregistry/repository:Repository")
+    assert repository.inputs["repositoryId"] == "todo"
+    assert repository.inputs["location"] == "europe-west1"
+    assert repository.inputs["format"] == "DOCKER"
+    assert repository.inputs["dockerConfig"] == {"immutableTags": True}
+    pull = recording.one("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    assert pull.inputs == {
+        "repository": "projects/offline/locations/europe-west1/repositories/todo",
+        "location": "europe-west1",
+        "role": PULL_ROLE,
+        "member": "serviceAccount:prod-nodes@offline.iam.gserviceaccount.com",
+    }
+    project_roles = [
+        m.inputs["role"] for m in recording.of_type("gcp:projects/iAMMember:IAMMember")
+    ]
+    assert sorted(project_roles) == sorted(NODE_ROLES)
+    provider = recording.one("pulumi:providers:kubernetes")
+    assert pull.urn in provider.dependencies
+    assert recording.outputs["registry"] == "europe-west1-docker.pkg.dev/todo-prod-1234/todo"

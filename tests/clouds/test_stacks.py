@@ -3,6 +3,7 @@ cluster's provider, add-ons before what needs their CRDs."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ import yaml
 from stacks.cli import main
 from stacks.config import PROJECT
 from stacks.program import run as run_program
-from stacks.render import run_stack, stack_file_settings, with_placeholders
+from stacks.render import run_stack
 from tests.clouds.harness import Recording, run, secret_flag
 from tests.clouds.test_aks import EXPECTED_COUNTS as AKS_COUNTS
 from tests.clouds.test_eks import EXPECTED_COUNTS as EKS_COUNTS
 from tests.clouds.test_gke import EXPECTED_COUNTS as GKE_COUNTS
+from tests.infra.manifests import user_stack_settings, write_user_stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUD_STACKS = {
@@ -30,12 +32,13 @@ CLOUD_PREFIXES = ("aws:", "gcp:", "azure-native:", "pulumi:providers:aws", "pulu
 
 
 def settings_of(stack: str) -> tuple[dict[str, object], set[str]]:
-    settings, secret_keys = stack_file_settings(REPO / f"Pulumi.{stack}.yaml.example")
-    return with_placeholders(settings, secret_keys)
+    return user_stack_settings(REPO / f"Pulumi.{stack}.yaml.example")
 
 
-def program(stack: str) -> Recording:
+def program(stack: str, **overrides: object) -> Recording:
+    """The stack's program under mocks, with ``overrides`` (top-level keys) on its settings."""
     settings, secret_keys = settings_of(stack)
+    settings.update({key: json.dumps(value) for key, value in overrides.items()})
     return run(
         lambda: run_program() and None,
         project=PROJECT,
@@ -107,16 +110,14 @@ def test_dapr_objects_wait_for_the_control_plane_and_ingress_for_the_issuers() -
 
 
 def test_stack_without_a_cluster_registers_no_cloud_resource() -> None:
-    rendered = run_stack(
-        "prod", *with_placeholders(*stack_file_settings(REPO / "Pulumi.prod.yaml"))
-    )
+    rendered = run_stack("prod", *user_stack_settings(REPO / "Pulumi.prod.yaml"))
     assert not [r.type for r in rendered.registrations if r.type.startswith(CLOUD_PREFIXES)]
 
 
 def test_todo_infra_render_writes_a_cloud_stack(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(REPO / "Pulumi.prod-gke.yaml.example", project / "Pulumi.prod-gke.yaml")
+    write_user_stack_file(REPO / "Pulumi.prod-gke.yaml.example", project / "Pulumi.prod-gke.yaml")
     out = tmp_path / "out"
     code = main(["render", "--stack", "prod-gke", "--out", str(out), "--project-dir", str(project)])
     assert code == 0
@@ -124,3 +125,29 @@ def test_todo_infra_render_writes_a_cloud_stack(tmp_path: Path) -> None:
     classes = [o["metadata"]["name"] for o in everything if o["kind"] == "StorageClass"]
     assert classes == ["pd-ssd"]
     assert len(everything) > 30
+
+
+@pytest.mark.parametrize("stack", sorted(CLOUD_STACKS))
+def test_cloud_example_without_an_image_of_the_users_fails_naming_the_key(
+    tmp_path: Path, stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(REPO / f"Pulumi.{stack}.yaml.example", tmp_path / f"Pulumi.{stack}.yaml")
+    out = tmp_path / "out"
+    code = main(["render", "--stack", stack, "--out", str(out), "--project-dir", str(tmp_path)])
+    assert code == 2
+    assert f"{PROJECT}:appImage: required: the image of the service you build and push" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
+def test_the_registry_address_is_a_stack_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    exported: dict[str, object] = {}
+    monkeypatch.setattr(pulumi, "export", lambda key, value: exported.__setitem__(key, value))
+    program("prod-eks")
+    assert "kubeconfig" in exported
+    assert "registry" not in exported
+    cluster = json.loads(str(settings_of("prod-eks")[0]["cluster"]))
+    recording = program("prod-eks", cluster={**cluster, "registry": {"enabled": True}})
+    assert recording.one("aws:ecr/repository:Repository").inputs["name"] == "todo-api"
+    assert isinstance(exported["registry"], pulumi.Output)

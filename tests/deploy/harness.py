@@ -20,6 +20,7 @@ import yaml
 
 from stacks.config import PROJECT
 from tests.deploy.engine_warnings import unexpected
+from tests.infra.manifests import write_user_stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 TODO_INFRA = REPO / ".venv" / "bin" / "todo-infra"
@@ -62,7 +63,7 @@ class Project:
         root.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
         for stack in STACKS:
-            shutil.copy2(REPO / f"Pulumi.{stack}.yaml", root / f"Pulumi.{stack}.yaml")
+            self.restore(stack)
         (root / "scripts").symlink_to(REPO / "scripts")
         self.env = {**os.environ, "TODO_DEPLOY_STATE": str(state)}
 
@@ -93,7 +94,8 @@ class Project:
         path.write_text(yaml.safe_dump(document), encoding="utf-8")
 
     def restore(self, stack: str) -> None:
-        shutil.copy2(REPO / f"Pulumi.{stack}.yaml", self.root / f"Pulumi.{stack}.yaml")
+        """The checkout's stack file, with the image a user names where the profile has none."""
+        write_user_stack_file(REPO / f"Pulumi.{stack}.yaml", self.root / f"Pulumi.{stack}.yaml")
 
 
 class Kubectl:

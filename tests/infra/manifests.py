@@ -7,6 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from stacks.config import EXAMPLE_APP_IMAGE, PROJECT
+from stacks.profiles import PROFILES
 from stacks.render import (
     Rendered,
     plain,
@@ -23,12 +27,37 @@ STACKS = ("dev", "staging", "prod")
 Manifest = dict[str, Any]
 
 
+def with_user_image(settings: dict[str, object]) -> dict[str, object]:
+    """The settings plus the ``appImage`` a user sets when the profile gives none (every
+    profile but dev): the stack files leave it to the user, who owns the registry."""
+    if "appImage" in settings or "appImage" in PROFILES.get(str(settings.get("profile")), {}):
+        return settings
+    return {**settings, "appImage": EXAMPLE_APP_IMAGE}
+
+
+def write_user_stack_file(source: Path, target: Path) -> Path:
+    """Copy a stack file to ``target`` with the image a user sets where the profile has none."""
+    document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    settings = {k.removeprefix(f"{PROJECT}:"): v for k, v in document["config"].items()}
+    document["config"].update(
+        {f"{PROJECT}:{k}": v for k, v in with_user_image(settings).items() if k not in settings}
+    )
+    target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def user_stack_settings(path: Path) -> tuple[dict[str, object], set[str]]:
+    """A stack file's settings as a user runs them: with an image and the secrets set."""
+    settings, secret_keys = stack_file_settings(path)
+    return with_placeholders(with_user_image(settings), secret_keys)
+
+
 def render(stack: str, **overrides: object) -> Rendered:
     """The program's run for ``Pulumi.<stack>.yaml`` plus ``overrides`` (top-level keys)."""
-    settings, secret_keys = stack_file_settings(REPO / f"Pulumi.{stack}.yaml")
+    settings, secret_keys = user_stack_settings(REPO / f"Pulumi.{stack}.yaml")
     for key, value in overrides.items():
         settings[key] = value if isinstance(value, str) else json.dumps(value)
-    return run_stack(stack, *with_placeholders(settings, secret_keys))
+    return run_stack(stack, settings, secret_keys)
 
 
 def build(component: Callable[[], object]) -> list[Manifest]:

@@ -21,6 +21,7 @@ def _data(settings: AppSettings, *, ingress_networks: tuple[str, ...] = ()) -> d
         instance="todo",
         settings=settings,
         kafka_bootstrap="k:9092",
+        database_migration_role="todo_migrator",
         ingress_networks=ingress_networks,
     )
     data: dict[str, str] = named(build(lambda: AppConfig("t", args)), "ConfigMap", "todo-settings")[
@@ -33,6 +34,7 @@ def test_settings_configmap_holds_the_service_settings() -> None:
     settings = AppSettings(log_level="warning", features={"dark_mode": True, "beta": False})
     assert _data(settings) == {
         "TODO_KAFKA_BOOTSTRAP_SERVERS": "k:9092",
+        "TODO_DATABASE_MIGRATION_ROLE": "todo_migrator",
         "TODO_LOG_LEVEL": "warning",
         "TODO_RELAY_IN_PROCESS": "false",
         "TODO_FORWARDED_ALLOW_IPS": "127.0.0.1",

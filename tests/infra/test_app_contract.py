@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.core.config import SECRET_FILE_SETTINGS, Settings
+from app.db_roles import roles_for
 from stacks.render import Rendered, plain
 
 PREFIX = "TODO_"
@@ -100,6 +102,7 @@ def test_the_service_accepts_what_each_container_is_given(
     stacks, stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
     secrets = _data(stacks[stack], "Secret")["todo-credentials"]
+    config = stacks[stack].config
     for where, pod, container in _app_containers(stacks[stack]):
         for name in [n for n in os.environ if n.startswith(PREFIX)]:
             monkeypatch.delenv(name)
@@ -110,6 +113,19 @@ def test_the_service_accepts_what_each_container_is_given(
         settings = Settings()
         assert settings.database_url == secrets["TODO_DATABASE_URL"], where
         assert settings.relay_in_process is False, where
+        if container["name"] == "migrate":
+            assert settings.database_admin_url == secrets["TODO_DATABASE_ADMIN_URL"]
+            # The role the migration makes is the one the API and the relay log in as.
+            roles = roles_for(
+                settings.database_admin_url,
+                settings.database_url,
+                settings.database_migration_role,
+            )
+            assert roles.app == make_url(secrets["TODO_DATABASE_URL"]).username
+            assert roles.app == config.postgres.app_user
+            assert roles.migration == config.postgres.migration_role
+        else:
+            assert settings.database_admin_url is None, f"{where} holds the administrator's URL"
         if container["name"] == "api":
             assert settings.signing_key == secrets["TODO_JWT_SECRET"]
             assert settings.redis_url == secrets["TODO_REDIS_URL"]

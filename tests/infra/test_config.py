@@ -7,8 +7,16 @@ import json
 import pulumi
 import pytest
 
-from stacks.config import StackConfig, StackConfigError, decode, merge, stack_config
-from stacks.profiles import PROFILES
+from infra.labels import image_version
+from stacks.config import (
+    EXAMPLE_APP_IMAGE,
+    StackConfig,
+    StackConfigError,
+    decode,
+    merge,
+    stack_config,
+)
+from stacks.profiles import LOCAL_APP_IMAGE, PROFILES
 from stacks.program import pulumi_settings, run
 from stacks.render import PLACEHOLDERS, record
 
@@ -17,7 +25,7 @@ SECRETS = dict(PLACEHOLDERS)
 
 def settings(**overrides: object) -> dict[str, object]:
     """A valid prod stack's settings (as the engine passes them) plus ``overrides``."""
-    values: dict[str, object] = {"profile": "prod", **SECRETS}
+    values: dict[str, object] = {"profile": "prod", "appImage": EXAMPLE_APP_IMAGE, **SECRETS}
     for key, value in overrides.items():
         values[key] = value if isinstance(value, str) else json.dumps(value)
     return values
@@ -53,8 +61,27 @@ def test_overrides_merge_into_the_profile() -> None:
         ({"postgres": {"image": "postgres"}}, r"todo-evolution:postgres\.image: .*no tag"),
         ({"redis": {"image": "redis:latest"}}, r"todo-evolution:redis\.image: .*'latest'"),
         ({"appImage": "todo-api"}, r"todo-evolution:appImage: .*no tag"),
+        (
+            {"appImage": "registry.example.com/todo-api@sha256:abc123"},
+            r"todo-evolution:appImage: image .* has a malformed digest 'sha256:abc123': "
+            r"expected sha256: and 64 lower-case hexadecimal digits",
+        ),
+        (
+            {"appImage": "registry.example.com/todo-api@sha512:" + "a" * 128},
+            r"todo-evolution:appImage: .*malformed digest 'sha512:",
+        ),
+        ({"appImage": "Registry/Todo-API:1.0"}, r"todo-evolution:appImage: .*invalid repository"),
+        ({"backend": {"image": "todo-api:1 .0"}}, r"todo-evolution:backend\.image: .*invalid tag"),
         ({"backend": {"image": "todo-api:latest"}}, r"todo-evolution:backend\.image: .*'latest'"),
         ({"frontend": {"image": "nginx"}}, r"todo-evolution:frontend\.image: .*no tag"),
+        (
+            {"postgres": {"appUser": "todo"}},
+            r"todo-evolution:postgres: user, appUser and migrationRole must be three roles",
+        ),
+        (
+            {"postgres": {"migrationRole": "Todo-Owner"}},
+            r"todo-evolution:postgres\.migrationRole: 'Todo-Owner' must be a lower-case",
+        ),
         ({"namespace": "Todo_App"}, r"namespace='Todo_App' is not a valid Kubernetes name"),
         ({"app": {"logLevel": "loud"}}, r"todo-evolution:app\.logLevel: .*'debug'"),
         (
@@ -95,6 +122,37 @@ def test_overrides_merge_into_the_profile() -> None:
 def test_bad_settings_name_the_key(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(StackConfigError, match=message):
         load(**overrides)
+
+
+@pytest.mark.parametrize("profile", ["staging", "prod"])
+def test_a_stack_beyond_dev_must_name_its_image(profile: str) -> None:
+    values = {k: v for k, v in settings(profile=profile).items() if k != "appImage"}
+    with pytest.raises(StackConfigError) as caught:
+        stack_config(values, set(SECRETS))
+    assert caught.value.problems == [
+        "todo-evolution:appImage: required: the image of the service you build and push "
+        "(docs/images.md); run `pulumi config set todo-evolution:appImage "
+        f"<repository>@sha256:<digest>`, e.g. {EXAMPLE_APP_IMAGE}"
+    ]
+
+
+def test_dev_keeps_a_local_image_that_nothing_pulls() -> None:
+    values = {k: v for k, v in settings(profile="dev").items() if k != "appImage"}
+    assert stack_config(values, set(SECRETS)).app_image == LOCAL_APP_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("image", "version"),
+    [
+        ("registry.example.com/todo/todo-api@sha256:" + "0a" * 32, "sha256-0a0a0a0a0a0a"),
+        ("registry.example.com:5000/todo-api:1.2.0@sha256:" + "f" * 64, "1.2.0"),
+        ("localhost/todo-api:1.2.0", "1.2.0"),
+    ],
+)
+def test_images_pinned_by_digest_are_accepted(image: str, version: str) -> None:
+    config = load(appImage=image)
+    assert config.app_image == image
+    assert image_version(image) == version
 
 
 def test_an_outside_load_balancer_needs_its_source_ranges_only_behind_policies() -> None:

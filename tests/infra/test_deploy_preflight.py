@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.preflight import PreflightError, missing_secrets, require_crds
-from tests.infra.manifests import render
+from stacks.config import StackConfigError
+from stacks.preflight import PreflightError, missing_secrets, require_crds, validated_config
+from tests.infra.manifests import REPO, render
 
 DAPR_CRDS = {"components.dapr.io", "configurations.dapr.io", "subscriptions.dapr.io"}
 
@@ -49,3 +50,9 @@ def test_secrets_must_be_set_and_secret() -> None:
         "todo-evolution:postgresPassword",
         "todo-evolution:redisPassword",
     ]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_preview_and_up_refuse_a_tracked_stack_file_without_the_users_image(stack: str) -> None:
+    with pytest.raises(StackConfigError, match=r"todo-evolution:appImage: required: the image"):
+        validated_config(REPO / f"Pulumi.{stack}.yaml")

@@ -44,20 +44,40 @@ def test_runs_postgres_16_and_the_exporter_sidecar() -> None:
     assert annotations["prometheus.io/port"] == "9187"
 
 
-def test_password_comes_from_the_secret() -> None:
+def test_the_password_is_a_mounted_file_in_both_containers_never_a_variable() -> None:
     statefulset = named(_objects(), "StatefulSet", "todo-postgres")
+    spec = pod_spec(statefulset)
+    (volume,) = [v for v in spec["volumes"] if "secret" in v]
+    assert volume["secret"] == {
+        "secretName": "todo-credentials",
+        "defaultMode": 0o440,
+        "items": [{"key": "POSTGRES_PASSWORD", "path": "POSTGRES_PASSWORD"}],
+    }
+    path = "/var/run/secrets/todo/POSTGRES_PASSWORD"
+    expected = {"postgres": "POSTGRES_PASSWORD_FILE", "metrics": "DATA_SOURCE_PASS_FILE"}
     for _, container in containers(statefulset):
-        for variable in container["env"]:
-            if "PASS" in variable["name"]:
-                reference = variable["valueFrom"]["secretKeyRef"]
-                assert reference == {"name": "todo-credentials", "key": "POSTGRES_PASSWORD"}
-                assert "value" not in variable
+        env = {v["name"]: v for v in container["env"]}
+        assert env[expected[container["name"]]] == {
+            "name": expected[container["name"]],
+            "value": path,
+        }
+        assert not [v for v in container["env"] if "valueFrom" in v], container["name"]
+        assert "POSTGRES_PASSWORD" not in env
+        assert "DATA_SOURCE_PASS" not in env
+        mount = {"name": volume["name"], "mountPath": "/var/run/secrets/todo", "readOnly": True}
+        assert mount in container["volumeMounts"], container["name"]
+
+
+def test_both_containers_can_read_the_password_file() -> None:
+    """0440 with the pod's fsGroup as the group: every container runs with that group."""
+    spec = pod_spec(named(_objects(), "StatefulSet", "todo-postgres"))
+    assert spec["securityContext"]["fsGroup"] == 70
 
 
 def test_writable_paths_are_volumes_under_a_read_only_root() -> None:
     statefulset = named(_objects(), "StatefulSet", "todo-postgres")
     (database,) = [c for _, c in containers(statefulset) if c["name"] == "postgres"]
-    mounts = {m["mountPath"] for m in database["volumeMounts"]}
+    mounts = {m["mountPath"] for m in database["volumeMounts"] if not m.get("readOnly")}
     assert mounts == {"/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"}
     assert database["securityContext"]["readOnlyRootFilesystem"] is True
     assert database["securityContext"]["runAsUser"] == 70

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
-from infra.redis import Redis, RedisArgs, RedisSettings
+from infra.redis import EXPORTER_TARGET, Redis, RedisArgs, RedisSettings, start_script
 from infra.stateful import StorageSettings
-from tests.infra.manifests import build, containers, named, of_kind
+from tests.infra.manifests import build, containers, named, of_kind, pod_spec
 
 
 def _objects(settings: RedisSettings | None = None) -> list[dict[str, Any]]:
@@ -26,17 +28,69 @@ def _server(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return server
 
 
-def test_requires_a_password_without_putting_it_on_the_command_line() -> None:
-    server = _server(_objects())
+def test_requires_a_password_read_from_a_mounted_file() -> None:
+    objects = _objects()
+    server = _server(objects)
     script = server["command"][-1]
-    assert "requirepass" in script
-    assert '"$REDIS_PASSWORD" > /run/redis/redis.conf' in script
+    assert script.startswith(
+        '{ printf "requirepass "; cat "$REDIS_PASSWORD_FILE"; printf "\\n"; }'
+        " > /run/redis/redis.conf && exec redis-server /run/redis/redis.conf"
+    )
     assert "--requirepass" not in script
-    (password,) = server["env"]
-    assert password["valueFrom"]["secretKeyRef"] == {
-        "name": "todo-credentials",
-        "key": "REDIS_PASSWORD",
+    assert server["env"] == [
+        {"name": "REDIS_PASSWORD_FILE", "value": "/var/run/secrets/todo/REDIS_PASSWORD"}
+    ]
+    volumes = {
+        v["name"]: v for v in pod_spec(named(objects, "StatefulSet", "todo-redis"))["volumes"]
     }
+    assert volumes["credentials-redis"]["secret"]["items"] == [
+        {"key": "REDIS_PASSWORD", "path": "REDIS_PASSWORD"}
+    ]
+    assert {
+        "name": "credentials-redis",
+        "mountPath": "/var/run/secrets/todo",
+        "readOnly": True,
+    } in server["volumeMounts"]
+
+
+def test_the_exporter_reads_its_password_map_from_a_file() -> None:
+    objects = _objects()
+    statefulset = named(objects, "StatefulSet", "todo-redis")
+    (exporter,) = [c for _, c in containers(statefulset) if c["name"] == "metrics"]
+    assert exporter["env"] == [
+        {"name": "REDIS_ADDR", "value": EXPORTER_TARGET},
+        {
+            "name": "REDIS_PASSWORD_FILE",
+            "value": "/var/run/secrets/todo/REDIS_EXPORTER_PASSWORDS",
+        },
+    ]
+    volumes = {v["name"]: v for v in pod_spec(statefulset)["volumes"]}
+    assert volumes["credentials-redis-exporter"]["secret"]["items"] == [
+        {"key": "REDIS_EXPORTER_PASSWORDS", "path": "REDIS_EXPORTER_PASSWORDS"}
+    ]
+    # The server's password file is not the exporter's.
+    assert [m["name"] for m in exporter["volumeMounts"]] == ["credentials-redis-exporter"]
+
+
+def test_no_container_holds_a_secret_in_its_environment() -> None:
+    for _, container in containers(named(_objects(), "StatefulSet", "todo-redis")):
+        assert not [v for v in container["env"] if "valueFrom" in v], container["name"]
+
+
+def test_the_start_script_writes_the_password_into_the_config_only(tmp_path: Path) -> None:
+    """The script's first step, run by a real shell with the file the Secret mounts."""
+    password = tmp_path / "REDIS_PASSWORD"
+    password.write_text("s3cret-with/slash+plus=")
+    conf = tmp_path / "redis.conf"
+    first_step = (
+        start_script("micro").split(" && ", 1)[0].replace("/run/redis/redis.conf", str(conf))
+    )
+    subprocess.run(
+        ["sh", "-c", first_step],
+        env={"REDIS_PASSWORD_FILE": str(password), "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    assert conf.read_text() == "requirepass s3cret-with/slash+plus=\n"
 
 
 def test_persists_an_append_only_file_on_a_volume() -> None:
@@ -65,7 +119,7 @@ def test_probes_ping_with_the_password() -> None:
     server = _server(_objects())
     for probe in ("livenessProbe", "readinessProbe"):
         command = " ".join(server[probe]["exec"]["command"])
-        assert 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli' in command
+        assert 'REDISCLI_AUTH="$(cat "$REDIS_PASSWORD_FILE")" redis-cli' in command
         assert "PONG" in command
 
 

@@ -22,7 +22,7 @@ from stacks.render import (
     stack_file_settings,
     with_placeholders,
 )
-from tests.infra.manifests import REPO, STACKS
+from tests.infra.manifests import REPO, STACKS, write_user_stack_file
 
 KUBERNETES_VERSIONS = ("1.31.0", "1.33.0")
 """Schemas the manifests must pass strictly: a still-supported release and a recent one."""
@@ -30,7 +30,10 @@ DAPR_KINDS = {"Component", "Configuration", "Subscription"}
 
 
 def _render(stack: str, out: Path) -> list[dict[str, Any]]:
-    assert main(["render", "--stack", stack, "--out", str(out)]) == 0
+    project = out.parent / f"{out.name}-project"
+    project.mkdir()
+    write_user_stack_file(REPO / f"Pulumi.{stack}.yaml", project / f"Pulumi.{stack}.yaml")
+    assert main(["render", "--stack", stack, "--out", str(out), "--project-dir", str(project)]) == 0
     return [yaml.safe_load(p.read_text()) for p in sorted(out.glob("[0-9]*.yaml"))]
 
 
@@ -216,3 +219,15 @@ def test_render_prints_kinds_and_requests(
     )
     assert 0 < cpu <= 1500
     assert 0 < memory <= 3 * 1024
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_tracked_stack_files_leave_the_image_to_the_user(
+    stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["render", "--stack", stack, "--out", str(out)]) == EXIT_CONFIG_ERROR
+    assert "todo-evolution:appImage: required: the image of the service" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()

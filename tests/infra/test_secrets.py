@@ -3,12 +3,13 @@ the passwords."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from infra.secrets import Credentials, CredentialsArgs, dapr_app_token
+from infra.secrets import Credentials, CredentialsArgs, dapr_app_token, postgres_app_password
 from tests.infra.manifests import Manifest, build, named, of_kind
 
 
@@ -25,8 +26,10 @@ def _build(
         postgres_port=5432,
         postgres_database="todo",
         postgres_user="todo",
+        postgres_app_user="todo_app",
         redis_host="todo-redis.todo-test.svc.cluster.local",
         redis_port=6379,
+        redis_exporter_target="redis://127.0.0.1:6379",
         dapr_sidecars=dapr_sidecars,
     )
     return build(lambda: Credentials("t", args))
@@ -44,9 +47,11 @@ def test_secret_holds_passwords_and_the_urls_that_embed_them() -> None:
     assert set(data) == {
         "POSTGRES_PASSWORD",
         "REDIS_PASSWORD",
+        "REDIS_EXPORTER_PASSWORDS",
         "TODO_JWT_SECRET",
         "TODO_DAPR_APP_TOKEN",
         "TODO_DATABASE_URL",
+        "TODO_DATABASE_ADMIN_URL",
         "TODO_REDIS_URL",
     }
     database = urlsplit(data["TODO_DATABASE_URL"])
@@ -59,9 +64,27 @@ def test_secret_holds_passwords_and_the_urls_that_embed_them() -> None:
 
 def test_passwords_are_escaped_in_urls() -> None:
     data = _data("p@ss:w/rd#12345678")
-    assert "p%40ss%3Aw%2Frd%2312345678@" in data["TODO_DATABASE_URL"]
-    assert urlsplit(data["TODO_DATABASE_URL"]).port == 5432
+    assert "p%40ss%3Aw%2Frd%2312345678@" in data["TODO_DATABASE_ADMIN_URL"]
+    assert urlsplit(data["TODO_DATABASE_ADMIN_URL"]).port == 5432
     assert data["POSTGRES_PASSWORD"] == "p@ss:w/rd#12345678"
+
+
+def test_the_service_connects_as_the_app_role_the_migration_as_the_administrator() -> None:
+    data = _data("administrator-password-1234")
+    admin, app = urlsplit(data["TODO_DATABASE_ADMIN_URL"]), urlsplit(data["TODO_DATABASE_URL"])
+    assert (admin.username, admin.password) == ("todo", "administrator-password-1234")
+    assert app.username == "todo_app"
+    assert app.password == postgres_app_password(SecretStr("administrator-password-1234"))
+    assert (app.hostname, app.port, app.path) == (admin.hostname, admin.port, admin.path)
+
+
+def test_the_app_role_password_is_derived_one_way_from_the_database_password() -> None:
+    password = postgres_app_password(SecretStr("p" * 20))
+    assert len(password) == 64
+    assert "p" * 8 not in password
+    assert password == postgres_app_password(SecretStr("p" * 20)), "stable across runs"
+    assert password != postgres_app_password(SecretStr("q" * 20)), "follows the password"
+    assert password != dapr_app_token(SecretStr("p" * 20)), "its own label"
 
 
 def test_dapr_app_token_is_derived_one_way_from_the_jwt_key() -> None:
@@ -85,3 +108,10 @@ def test_dapr_injector_reads_the_same_token_from_its_own_secret() -> None:
 def test_no_injector_secret_without_dapr_sidecars() -> None:
     names = [m["metadata"]["name"] for m in of_kind(_build(), "Secret")]
     assert names == ["todo-credentials"]
+
+
+def test_redis_exporter_gets_its_password_as_the_map_it_reads() -> None:
+    """redis_exporter's password file is JSON: the address it scrapes -> that server's password."""
+    assert json.loads(_data()["REDIS_EXPORTER_PASSWORDS"]) == {
+        "redis://127.0.0.1:6379": "redis-password-123456"
+    }

@@ -6,6 +6,7 @@ these tests check what ``pulumi up`` would deploy.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -194,11 +195,15 @@ def test_every_image_is_pinned(stacks: dict[str, Rendered], stack: str) -> None:
     for workload in workloads(manifests(stacks, stack)):
         for _, container in containers(workload):
             image = container["image"]
-            repository, _, tag = image.split("@", 1)[0].rpartition(":")
-            assert repository, image
-            assert tag, image
-            assert "/" not in tag, image
-            assert tag != "latest", image
+            name, _, digest = image.partition("@")
+            repository, _, tag = name.rpartition(":")
+            if digest:
+                assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+            else:
+                assert repository, image
+                assert tag, image
+                assert "/" not in tag, image
+                assert tag != "latest", image
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -331,3 +336,18 @@ def test_outputs(stacks: dict[str, Rendered], stack: str) -> None:
     assert set(endpoints) == {"api", "frontend", "postgres", "redis", "kafka"}
     ingress = stacks[stack].config.ingress
     assert outputs["url"] == f"{'https' if ingress.tls else 'http'}://{ingress.host}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_container_holds_a_secret_in_its_environment(
+    stacks: dict[str, Rendered], stack: str
+) -> None:
+    """Credentials are mounted files (``*_FILE``), which ``/proc/<pid>/environ``, crash reports
+    and child processes do not see; the Dapr sidecar, added by Dapr's injector, is not ours."""
+    for workload in workloads(manifests(stacks, stack)):
+        for _, container in containers(workload):
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            for variable in container.get("env", []):
+                assert "secretKeyRef" not in variable.get("valueFrom", {}), where
+            for source in container.get("envFrom", []):
+                assert "secretRef" not in source, where
