@@ -76,21 +76,26 @@ def require_crds(config: StackConfig, lookup: CrdLookup) -> None:
         )
 
 
+def kubectl_argv(config: StackConfig) -> list[str]:
+    """``kubectl`` with the kubeconfig and context the stack's provider uses."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise PreflightError("kubectl is not on PATH: todo-infra needs it to ask the cluster")
+    cluster = config.cluster
+    argv = [kubectl]
+    if isinstance(cluster, NoCluster) and cluster.kubeconfig:
+        argv += ["--kubeconfig", cluster.kubeconfig]
+    if isinstance(cluster, NoCluster) and cluster.context:
+        argv += ["--context", cluster.context]
+    return argv
+
+
 def kubectl_crds(config: StackConfig) -> CrdLookup:
     """A lookup asking the stack's cluster through ``kubectl`` (the context the provider uses)."""
 
     def lookup(names: tuple[str, ...]) -> set[str]:
-        kubectl = shutil.which("kubectl")
-        if kubectl is None:
-            raise PreflightError("kubectl is not on PATH: it is needed to check the Dapr CRDs")
-        cluster = config.cluster
-        where = []
-        if isinstance(cluster, NoCluster) and cluster.kubeconfig:
-            where += ["--kubeconfig", cluster.kubeconfig]
-        if isinstance(cluster, NoCluster) and cluster.context:
-            where += ["--context", cluster.context]
         result = subprocess.run(  # noqa: S603  # fixed argv, no shell
-            [kubectl, *where, "get", "crd", *names, "--ignore-not-found", "-o", "name"],
+            [*kubectl_argv(config), "get", "crd", *names, "--ignore-not-found", "-o", "name"],
             capture_output=True,
             text=True,
             check=False,
