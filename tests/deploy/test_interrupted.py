@@ -2,9 +2,9 @@
 the one command its error names, ``up --recover``, which adopts the objects the killed run had
 created instead of creating them again.
 
-The kill is driven by the state, not by time: it happens once the engine's checkpoint holds a
-pending create whose object already exists in the cluster, the case a plain refresh cannot
-repair, and once some objects exist.
+The kill is driven by the state, not by time: it happens once some objects exist and the
+engine's checkpoint holds a pending create of a workload whose object already exists in the
+cluster (the provider is awaiting its rollout), the case a plain refresh cannot repair.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ MANAGED = "app.kubernetes.io/managed-by=pulumi"
 KINDS = "configmaps,secrets,serviceaccounts,services,deployments,statefulsets,jobs,roles"
 MIN_OBJECTS = 8
 """Objects of the stack that must exist before the kill: the run is well under way."""
+AWAITED_KINDS = frozenset({"Deployment", "StatefulSet"})
+"""Kinds whose create the provider awaits for seconds (the rollout): one must be in flight."""
 POLL_S = 0.5
 
 
@@ -68,13 +70,14 @@ def _kill_mid_way(project: Project, kubectl: Kubectl) -> None:
     deadline = time.monotonic() + OPERATION_TIMEOUT_S  # a guard against a hang only
     try:
         while not (
-            len(_managed_objects(kubectl)) >= MIN_OBJECTS and _pending_made(project, kubectl)
+            len(_managed_objects(kubectl)) >= MIN_OBJECTS
+            and AWAITED_KINDS & {ref.kind for ref in _pending_made(project, kubectl).values()}
         ):
             assert process.poll() is None, (
-                f"the up ended (exit {process.returncode}) before a pending create's object "
-                "existed: nothing was interrupted"
+                f"the up ended (exit {process.returncode}) before a workload's pending create "
+                "had its object: nothing was interrupted"
             )
-            assert time.monotonic() < deadline, "no pending create's object appeared in time"
+            assert time.monotonic() < deadline, "no workload's pending create appeared in time"
             time.sleep(POLL_S)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
