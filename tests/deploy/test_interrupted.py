@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,22 +94,30 @@ def _kill_mid_way(project: Project, kubectl: Kubectl) -> None:
 
 
 @pytest.fixture
-def killed(project: Project, kubectl: Kubectl) -> Iterator[dict[str, ObjectRef]]:
+def own_project(tmp_path: Path) -> Project:
+    """A project with its own state: a failure here must not leave the other deploy tests a
+    locked or half-recovered stack."""
+    return Project(tmp_path / "project", tmp_path / "state")
+
+
+@pytest.fixture
+def killed(own_project: Project, kubectl: Kubectl) -> Iterator[dict[str, ObjectRef]]:
     """The stack after a killed ``up``: the pending creates whose objects exist."""
-    _kill_mid_way(project, kubectl)
-    yield _pending_made(project, kubectl)
-    project.todo_infra("destroy", STACK)
+    _kill_mid_way(own_project, kubectl)
+    yield _pending_made(own_project, kubectl)
+    if own_project.todo_infra("destroy", STACK).code != 0:
+        kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
 
 
 def test_killed_up_is_recovered_by_the_command_its_error_names(
-    killed: dict[str, ObjectRef], project: Project, kubectl: Kubectl
+    killed: dict[str, ObjectRef], own_project: Project, kubectl: Kubectl
 ) -> None:
     assert killed, "the kill left no pending create with an existing object"
-    blocked = project.todo_infra("up", STACK)
+    blocked = own_project.todo_infra("up", STACK)
     assert blocked.code == 1, blocked.output[-3000:]
     assert f"todo-infra up --stack {STACK} --recover" in blocked.output
 
-    recovered = project.todo_infra("up", STACK, "--recover").require_clean()
+    recovered = own_project.todo_infra("up", STACK, "--recover").require_clean()
     assert f"recover: adopted {len(killed)} object(s)" in recovered.output
     steps = {s["urn"]: s["op"] for s in recovered.report["steps"]}
     recreated = {urn: op for urn, op in steps.items() if urn in killed and op != "update"}
@@ -116,7 +125,7 @@ def test_killed_up_is_recovered_by_the_command_its_error_names(
     assert recovered.changes["replace"] == recovered.changes["delete"] == 0
     rolled_out(kubectl, NAMESPACE)
     # Adopted with the field manager that created them, so later applies own their fields.
-    state = {r["urn"]: r for r in project.checkpoint(STACK)["resources"]}
+    state = {r["urn"]: r for r in own_project.checkpoint(STACK)["resources"]}
     live = kubectl_lookup(kubectl.argv)(list(killed.values()))
     for urn, ref in killed.items():
         (obj,) = [o for o in live if ref.matches(o)]
@@ -126,9 +135,9 @@ def test_killed_up_is_recovered_by_the_command_its_error_names(
     for obj in _managed_objects(kubectl):
         assert applying_manager(obj) is not None, obj["metadata"]["managedFields"]
 
-    no_changes(project.todo_infra("up", STACK).require_clean())
+    no_changes(own_project.todo_infra("up", STACK).require_clean())
 
-    destroy = project.todo_infra("destroy", STACK).require_clean()
+    destroy = own_project.todo_infra("destroy", STACK).require_clean()
     assert destroy.changes["delete"] > 50
     gone = kubectl("get", "namespace", NAMESPACE, check=False)
     assert "NotFound" in gone.stderr, gone.stdout
