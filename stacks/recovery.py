@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from stacks.preflight import run_kubectl
 
 CREATING = "creating"
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"
@@ -202,19 +203,14 @@ def kubectl_lookup(kubectl: Iterable[str]) -> LiveLookup:
 
     def lookup(refs: Sequence[ObjectRef]) -> list[dict[str, Any]]:
         manifests = {"apiVersion": "v1", "kind": "List", "items": [r.manifest() for r in refs]}
-        result = subprocess.run(  # noqa: S603  # fixed argv, no shell
+        output = run_kubectl(
             [*argv, "get", "-f", "-", "--ignore-not-found", "--show-managed-fields", "-o", "json"],
-            input=json.dumps(manifests),
-            capture_output=True,
-            text=True,
-            check=False,
+            "read the pending creates' objects",
+            stdin=json.dumps(manifests),
         )
-        if result.returncode != 0:
-            reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RecoveryError(f"cannot read the pending creates' objects with kubectl: {reason}")
-        if not result.stdout.strip():
+        if not output.strip():
             return []
-        found: dict[str, Any] = json.loads(result.stdout)
+        found: dict[str, Any] = json.loads(output)
         # One object is printed as itself, several as a List.
         items: list[dict[str, Any]] = found["items"] if found.get("kind") == "List" else [found]
         return items
