@@ -36,12 +36,14 @@ from stacks.local.cluster import ensure_started
 from stacks.local_target import LocalTarget, state_dir
 from stacks.preflight import (
     PreflightError,
+    kubectl_argv,
     kubectl_crds,
     require_crds,
     require_secrets,
     validated_config,
 )
 from stacks.program import run
+from stacks.recovery import LiveLookup, RecoveryError, adopt, kubectl_lookup
 
 OPERATIONS: tuple[str, ...] = ("preview", "up", "refresh", "destroy")
 CHANGE_KINDS: tuple[str, ...] = ("create", "update", "replace", "delete", "same")
@@ -73,7 +75,7 @@ def add_commands(commands: Any) -> None:  # noqa: ANN401 - argparse's private su
             parser.add_argument(
                 "--recover",
                 action="store_true",
-                help="after an interrupted run: drop a stale lock and pending operations first",
+                help="after an interrupted run: drop a stale lock, adopt the objects it created",
             )
 
 
@@ -208,15 +210,25 @@ def open_stack(workspace: Workspace, *, local: bool) -> auto.Stack:
     return stack
 
 
-def recover(stack: auto.Stack) -> None:
-    """Make an interrupted stack usable again: cancel its stale lock, then refresh, dropping
-    the operations the engine had started but not recorded as done ("pending creates")."""
+def recover(stack: auto.Stack, lookup: LiveLookup) -> None:
+    """Make an interrupted stack usable again: cancel its stale lock, adopt the objects the
+    killed run created (:mod:`stacks.recovery`), then refresh, which reads them in full and
+    drops the other pending operations."""
     try:
         stack.cancel()
     except auto.errors.CommandError as error:
         # No lock to cancel is the normal case; anything else is reported by the refresh.
         print(f"recover: {str(error).strip().splitlines()[-1]}", flush=True)
-    stack.refresh(clear_pending_creates=True, on_output=_echo)
+    exported = stack.export_stack()
+    state, adoption = adopt(exported.deployment or {}, lookup)
+    if adoption.adopted or adoption.dropped:
+        stack.import_stack(auto.Deployment(version=exported.version, deployment=state))
+    print(
+        f"recover: adopted {len(adoption.adopted)} object(s) the interrupted run created,"
+        f" dropped {len(adoption.dropped)} pending create(s) it never made",
+        flush=True,
+    )
+    stack.refresh(on_output=_echo)
 
 
 def _changes(summary: Mapping[auto.OpType, int] | Mapping[str, int] | None) -> dict[str, int]:
@@ -279,13 +291,13 @@ def deploy(args: argparse.Namespace, project: Path) -> int:
         if args.command in ("preview", "up"):
             require_crds(config, kubectl_crds(config))
         if getattr(args, "recover", False):
-            recover(stack)
+            recover(stack, kubectl_lookup(kubectl_argv(config)))
         changes = operate(stack, args.command, log)
         outputs = _outputs(stack.outputs()) if args.command != "destroy" else {}
     except StackConfigError as error:
         print(f"error: {args.stack}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (DeployError, PreflightError) as error:
+    except (DeployError, PreflightError, RecoveryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except auto.errors.CommandError as error:

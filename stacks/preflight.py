@@ -76,28 +76,37 @@ def require_crds(config: StackConfig, lookup: CrdLookup) -> None:
         )
 
 
+def kubectl_argv(config: StackConfig) -> list[str]:
+    """``kubectl`` with the kubeconfig and context the stack's provider uses."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise PreflightError("kubectl is not on PATH: todo-infra needs it to ask the cluster")
+    cluster = config.cluster
+    argv = [kubectl]
+    if isinstance(cluster, NoCluster) and cluster.kubeconfig:
+        argv += ["--kubeconfig", cluster.kubeconfig]
+    if isinstance(cluster, NoCluster) and cluster.context:
+        argv += ["--context", cluster.context]
+    return argv
+
+
+def run_kubectl(argv: list[str], what: str, stdin: str | None = None) -> str:
+    """kubectl's output; its failure as one line saying what could not be done, and why."""
+    result = subprocess.run(  # noqa: S603  # fixed argv, no shell
+        argv, input=stdin, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PreflightError(f"cannot {what} with kubectl: {reason}")
+    return result.stdout
+
+
 def kubectl_crds(config: StackConfig) -> CrdLookup:
     """A lookup asking the stack's cluster through ``kubectl`` (the context the provider uses)."""
 
     def lookup(names: tuple[str, ...]) -> set[str]:
-        kubectl = shutil.which("kubectl")
-        if kubectl is None:
-            raise PreflightError("kubectl is not on PATH: it is needed to check the Dapr CRDs")
-        cluster = config.cluster
-        where = []
-        if isinstance(cluster, NoCluster) and cluster.kubeconfig:
-            where += ["--kubeconfig", cluster.kubeconfig]
-        if isinstance(cluster, NoCluster) and cluster.context:
-            where += ["--context", cluster.context]
-        result = subprocess.run(  # noqa: S603  # fixed argv, no shell
-            [kubectl, *where, "get", "crd", *names, "--ignore-not-found", "-o", "name"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise PreflightError(f"cannot list the cluster's CRDs with kubectl: {reason}")
-        return {line.rsplit("/", 1)[-1] for line in result.stdout.split()}
+        argv = [*kubectl_argv(config), "get", "crd", *names, "--ignore-not-found", "-o", "name"]
+        output = run_kubectl(argv, "list the cluster's CRDs")
+        return {line.rsplit("/", 1)[-1] for line in output.split()}
 
     return lookup

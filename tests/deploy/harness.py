@@ -67,6 +67,17 @@ class Project:
         (root / "scripts").symlink_to(REPO / "scripts")
         self.env = {**os.environ, "TODO_DEPLOY_STATE": str(state)}
 
+    def checkpoint(self, stack: str) -> dict[str, Any]:
+        """The stack's state as the engine last wrote it to the local target's file backend
+        (it writes it after every step, pending operations included); ``{}`` before the first."""
+        path = self.state / "backend" / ".pulumi" / "stacks" / PROJECT / f"{stack}.json"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}  # not written yet, or caught mid-write: the next look sees it
+        latest: dict[str, Any] = document["checkpoint"].get("latest") or {}
+        return latest
+
     def command(self, operation: str, stack: str, *extra: str) -> list[str]:
         return [str(TODO_INFRA), operation, "--stack", stack, "--local", *extra]
 
@@ -112,8 +123,28 @@ class Kubectl:
             assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
         return result
 
-    def objects(self, namespace: str, kinds: str) -> list[dict[str, Any]]:
+    def objects(self, namespace: str, kinds: str, *extra: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads(
-            self("get", kinds, "-n", namespace, "-o", "json").stdout
+            self("get", kinds, "-n", namespace, "-o", "json", *extra).stdout
         )["items"]
         return items
+
+
+def no_changes(run: Run) -> None:
+    changed = {kind: n for kind, n in run.changes.items() if kind != "same" and n}
+    assert not changed, f"expected no changes, got {changed}: {run.report['steps']}"
+
+
+def rolled_out(kubectl: Kubectl, namespace: str) -> None:
+    """Every Deployment available and StatefulSet ready, the Job done, the claims bound."""
+    for deployment in kubectl.objects(namespace, "deployments"):
+        status, want = deployment["status"], deployment["spec"]["replicas"]
+        assert status.get("availableReplicas") == want, deployment["metadata"]["name"]
+    for stateful in kubectl.objects(namespace, "statefulsets"):
+        status, want = stateful["status"], stateful["spec"]["replicas"]
+        assert status.get("readyReplicas") == want, stateful["metadata"]["name"]
+    (job,) = kubectl.objects(namespace, "jobs")
+    assert job["status"].get("succeeded") == 1
+    claims = kubectl.objects(namespace, "persistentvolumeclaims")
+    assert claims
+    assert {c["status"]["phase"] for c in claims} == {"Bound"}

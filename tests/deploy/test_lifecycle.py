@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from stacks.render import Rendered
-from tests.deploy.harness import STACKS, Kubectl, Project, Run
+from tests.deploy.harness import STACKS, Kubectl, Project, Run, no_changes, rolled_out
 from tests.infra.manifests import render
 
 
@@ -38,35 +38,19 @@ def deployed(request: pytest.FixtureRequest, project: Project) -> Iterator[Deplo
     project.todo_infra("destroy", stack)
 
 
-def _no_changes(run: Run) -> None:
-    changed = {kind: n for kind, n in run.changes.items() if kind != "same" and n}
-    assert not changed, f"expected no changes, got {changed}: {run.report['steps']}"
-
-
 def test_up_rolls_everything_out(deployed: Deployed, kubectl: Kubectl) -> None:
     up = deployed.first_up.require_clean()
     assert up.changes["create"] > 50
     assert up.changes["update"] == up.changes["delete"] == 0
-    ns = deployed.namespace
-    for deployment in kubectl.objects(ns, "deployments"):
-        status, want = deployment["status"], deployment["spec"]["replicas"]
-        assert status.get("availableReplicas") == want, deployment["metadata"]["name"]
-    for stateful in kubectl.objects(ns, "statefulsets"):
-        status, want = stateful["status"], stateful["spec"]["replicas"]
-        assert status.get("readyReplicas") == want, stateful["metadata"]["name"]
-    (job,) = kubectl.objects(ns, "jobs")
-    assert job["status"].get("succeeded") == 1
-    claims = kubectl.objects(ns, "persistentvolumeclaims")
-    assert claims
-    assert {c["status"]["phase"] for c in claims} == {"Bound"}
+    rolled_out(kubectl, deployed.namespace)
 
 
 def test_second_up_changes_nothing(deployed: Deployed, project: Project) -> None:
-    _no_changes(project.todo_infra("up", deployed.stack).require_clean())
+    no_changes(project.todo_infra("up", deployed.stack).require_clean())
 
 
 def test_refresh_finds_no_drift(deployed: Deployed, project: Project) -> None:
-    _no_changes(project.todo_infra("refresh", deployed.stack).require_clean())
+    no_changes(project.todo_infra("refresh", deployed.stack).require_clean())
 
 
 def test_drift_made_with_kubectl_is_found_and_repaired(
@@ -89,7 +73,7 @@ def test_drift_made_with_kubectl_is_found_and_repaired(
         == render(deployed.stack).config.relay.replicas
     )
     kubectl("get", "service/todo-frontend", "-n", ns)
-    _no_changes(project.todo_infra("refresh", deployed.stack).require_clean())
+    no_changes(project.todo_infra("refresh", deployed.stack).require_clean())
 
 
 def _changed_resources(before: Rendered, after: Rendered) -> dict[str, str]:
