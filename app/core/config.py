@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         "or `*`). Behind an ingress set it to the ingress' addresses (or `*` if only the ingress "
         "can reach the pods), or every client shares the ingress' IP and its login limit.",
     )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1_024,
+        le=1_073_741_824,
+        description="Largest request body accepted; a larger one answers 413 (counted while it "
+        "streams in, never buffered whole).",
+    )
     metrics_port: int | None = Field(
         None,
         ge=1,

@@ -96,7 +96,10 @@ def test_database_away_answers_503_not_500(
             admin.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
         response = client.request(method, path, json={"title": "t"}, headers=headers)
         assert response.status_code == 503
-        assert response.json() == {"detail": "database unavailable, try again shortly"}
+        assert response.json() == {
+            "detail": "database unavailable, try again shortly",
+            "errors": [],
+        }
         ready = client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "database": "down", "cache": "disabled"}
