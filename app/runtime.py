@@ -71,9 +71,11 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> Runtime:
         engine = make_engine(settings)
-        if settings.is_sqlite:
-            # The embedded default has no init container: bring the schema up to date here.
-            migrate.upgrade(engine)
+        try:
+            migrate.bring_up_to_date(engine, allowed=settings.migrate_on_start)
+        except BaseException:
+            engine.dispose()
+            raise
         sessions = make_sessions(engine)
         redis = _redis_client(settings.redis_url, settings.redis_timeout_seconds)
         redis_breaker = Breaker(

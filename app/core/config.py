@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     database_connect_timeout_seconds: int = Field(
         3, ge=1, le=60, description="Connect timeout; short so an absent database answers 503."
     )
+    migrate_on_start: bool = Field(
+        True,
+        description="Bring the database schema up to date as each command starts; false makes a "
+        "command refuse to start on a schema that is behind (migrations run elsewhere).",
+    )
     redis_url: str | None = Field(None, description="Cache; unset means no cache.")
     redis_key_prefix: str = Field("todo:", description="Namespace for every cache key.")
     redis_timeout_seconds: float = Field(
