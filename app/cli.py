@@ -106,15 +106,15 @@ def _serve_metrics(runtime: Runtime) -> None:
 
 
 def _relay(settings: Settings) -> int:
+    if not settings.kafka_bootstrap_servers:
+        # Without a broker, `serve` applies the events itself (app.events.local).
+        log.error("the relay needs TODO_KAFKA_BOOTSTRAP_SERVERS")
+        return 2
     runtime = Runtime.open(settings, Metrics())
     runtime.metrics.watch_backlog(runtime.backlog)
     _serve_metrics(runtime)
     try:
-        relay = runtime.relay()
-        if relay is None:
-            log.error("the relay needs TODO_KAFKA_BOOTSTRAP_SERVERS")
-            return 2
-        relay.run(_stop_on_signals())
+        runtime.relay().run(_stop_on_signals())
     finally:
         runtime.close()
     return 0

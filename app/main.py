@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         backlog = metrics.watch_backlog(runtime.backlog)
         stop = threading.Event()
-        relay_thread = _start_relay(runtime, stop) if settings.relay_in_process else None
+        relay_thread = _start_relay(runtime, stop) if settings.relay_runs_in_serve else None
         try:
             yield
         finally:
@@ -50,10 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _start_relay(runtime: Runtime, stop: threading.Event) -> threading.Thread | None:
+def _start_relay(runtime: Runtime, stop: threading.Event) -> threading.Thread:
     relay = runtime.relay()
-    if relay is None:
-        return None
     thread = threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True)
     thread.start()
     log.info("outbox relay running in-process")

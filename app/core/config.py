@@ -1,11 +1,11 @@
 """Service settings: environment variables with the ``TODO_`` prefix, validated once.
 
 With nothing set the service runs on its embedded default: SQLite in the working directory, no
-cache, events kept in the outbox. Only that default may run without a signing key (it generates
-one and says so loudly); anywhere else a placeholder secret is an error, because tokens signed
-with a guessable key are forgeable, and ``serve`` refuses to start without one
-(:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``, ``consume``) sign nothing,
-so they run without the key: a deployment need not hand it to them.
+cache, no broker (``serve`` applies its events to the stats itself). Only that default may run
+without a signing key (it generates one and says so loudly); anywhere else a placeholder secret
+is an error, because tokens signed with a guessable key are forgeable, and ``serve`` refuses to
+start without one (:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``,
+``consume``) sign nothing, so they run without the key: a deployment need not hand it to them.
 
 Each secret setting may instead come from a file: ``TODO_<NAME>_FILE`` names it (a mounted
 Kubernetes Secret key, a Docker secret), so the value never sits in the process environment,
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         60, ge=1, le=86_400, description="Upper bound on staleness if an invalidation is missed."
     )
     kafka_bootstrap_servers: str | None = Field(
-        None, description="Kafka brokers; unset means events wait in the outbox."
+        None, description="Kafka brokers; unset means `serve` applies events in-process."
     )
     kafka_topic_prefix: str = Field(
         "", description="Prepended to every topic name, for brokers shared by several stacks."
@@ -127,7 +127,11 @@ class Settings(BaseSettings):
         le=600_000,
         description="How long the relay's producer tries one delivery before reporting failure.",
     )
-    relay_in_process: bool = Field(False, description="Run the relay inside `serve` (local).")
+    relay_in_process: bool = Field(
+        False,
+        description="Run the Kafka relay inside `serve` (local runs). With no broker configured "
+        "`serve` always drains the outbox itself, into its own stats handler.",
+    )
     relay_batch_size: int = Field(
         5_000, ge=1, le=100_000, description="Outbox rows claimed, produced and marked per batch."
     )
@@ -199,6 +203,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def relay_runs_in_serve(self) -> bool:
+        """With no broker, nothing but ``serve`` would ever drain the outbox."""
+        return self.relay_in_process or not self.kafka_bootstrap_servers
 
     @model_validator(mode="after")
     def _signing_key(self) -> Settings:

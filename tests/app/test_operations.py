@@ -16,7 +16,7 @@ from app.core.config import Settings
 from app.core.logs import JsonFormatter, request_id_var
 from app.main import create_app
 from tests.app.conftest import make_settings
-from tests.app.helpers import create_task, register
+from tests.app.helpers import create_task, dead_port, register
 
 
 def test_healthz(client: TestClient) -> None:
@@ -83,22 +83,23 @@ def test_openapi_describes_the_routes(client: TestClient) -> None:
     assert {"/dapr/subscribe", "/events/task/{kind}", "/healthz", "/readyz"} <= set(paths)
 
 
-def test_metrics_count_requests_by_route_and_the_outbox_backlog(client: TestClient) -> None:
-    headers = register(client)
-    task = create_task(client, headers)
-    client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
-    client.get("/no/such/path")
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    lines = response.text.splitlines()
-    assert (
-        'todo_http_requests_total{method="GET",route="/api/v1/tasks/{task_id}",status="200"} 1.0'
-        in lines
-    )
-    assert 'todo_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in lines
-    assert any(line.startswith("todo_http_request_duration_seconds_bucket{") for line in lines)
-    assert "todo_outbox_backlog 1.0" in lines
+def test_metrics_count_requests_by_route_and_the_outbox_backlog(settings: Settings) -> None:
+    # A broker is configured and its relay runs elsewhere, so the event stays in the outbox.
+    cluster = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{dead_port()}"})
+    with TestClient(create_app(cluster)) as client:
+        headers = register(client)
+        task = create_task(client, headers)
+        client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
+        client.get("/no/such/path")
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        lines = response.text.splitlines()
+        route = "/api/v1/tasks/{task_id}"
+        assert f'todo_http_requests_total{{method="GET",route="{route}",status="200"}} 1.0' in lines
+        assert 'todo_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in lines
+        assert any(line.startswith("todo_http_request_duration_seconds_bucket{") for line in lines)
+        assert "todo_outbox_backlog 1.0" in lines
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
