@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api.body_limit import BodyLimitMiddleware
+from app.api.docs import add_docs
 from app.api.errors import add_error_handlers
 from app.api.middleware import RequestContextMiddleware
 from app.api.routes import auth, events, health, stats, tasks
@@ -40,7 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.registry.unregister(backlog)
             runtime.close()
 
-    app = FastAPI(title="todo-api", version="0.1.0", lifespan=lifespan)
+    # Our own docs pages (app.api.docs): FastAPI's load Swagger UI and ReDoc from a CDN.
+    app = FastAPI(
+        title="todo-api", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    add_docs(app, app.openapi_url or "/openapi.json")
     # Inside the request context, so a 413 is logged and counted like any answer.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
