@@ -13,8 +13,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from app import migrate
 from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging
+from app.db import make_engine
 from app.metrics import Metrics
 from app.runtime import Runtime
 
@@ -43,21 +45,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"todo-api: invalid settings: {exc}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.log_level)
-    match args.command:
-        case "serve":
-            return _serve(settings, args.host, args.port)
-        case "migrate":
-            return _migrate(settings)
-        case "relay":
-            return _relay(settings)
-        case _:
-            return _consume(settings)
+    try:
+        match args.command:
+            case "serve":
+                return _serve(settings, args.host, args.port)
+            case "migrate":
+                return _migrate(settings)
+            case "relay":
+                return _relay(settings)
+            case _:
+                return _consume(settings)
+    except migrate.SchemaBehindError as exc:
+        print(f"todo-api: {exc}", file=sys.stderr)
+        return 2
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from app.main import create_app
+
+    # The lifespan does this too (a no-op then); here it fails with one line and exit 2, where
+    # in the lifespan it would be uvicorn's startup traceback.
+    _bring_up_to_date(settings)
 
     uvicorn.run(
         create_app(settings),
@@ -72,8 +82,6 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
 
 def _migrate(settings: Settings) -> int:
-    from app import migrate
-    from app.db import make_engine
     from app.db_roles import RoleError, roles_for
 
     admin_url = settings.database_admin_url
@@ -102,6 +110,14 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _bring_up_to_date(settings: Settings) -> None:
+    engine = make_engine(settings)
+    try:
+        migrate.bring_up_to_date(engine, allowed=settings.migrate_on_start)
+    finally:
+        engine.dispose()
+
+
 def _serve_metrics(runtime: Runtime) -> None:
     """A worker's metrics on TODO_METRICS_PORT, when that is set."""
     port = runtime.settings.metrics_port
@@ -113,15 +129,15 @@ def _serve_metrics(runtime: Runtime) -> None:
 
 
 def _relay(settings: Settings) -> int:
+    if not settings.kafka_bootstrap_servers:
+        # Without a broker, `serve` applies the events itself (app.events.local).
+        log.error("the relay needs TODO_KAFKA_BOOTSTRAP_SERVERS")
+        return 2
     runtime = Runtime.open(settings, Metrics())
     runtime.metrics.watch_backlog(runtime.backlog)
     _serve_metrics(runtime)
     try:
-        relay = runtime.relay()
-        if relay is None:
-            log.error("the relay needs TODO_KAFKA_BOOTSTRAP_SERVERS")
-            return 2
-        relay.run(_stop_on_signals())
+        runtime.relay().run(_stop_on_signals())
     finally:
         runtime.close()
     return 0

@@ -26,7 +26,8 @@ from app.core.security import Passwords, Tokens
 from app.db import make_engine, make_sessions
 from app.events import outbox
 from app.events.handler import StatsHandler
-from app.events.relay import KafkaPublisher, Relay
+from app.events.local import LocalPublisher
+from app.events.relay import KafkaPublisher, Publisher, Relay
 from app.events.wakeup import OutboxWakeup
 from app.metrics import Metrics
 from app.ratelimit import LoginLimiter
@@ -71,9 +72,11 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> Runtime:
         engine = make_engine(settings)
-        if settings.is_sqlite:
-            # The embedded default has no init container: bring the schema up to date here.
-            migrate.upgrade(engine)
+        try:
+            migrate.bring_up_to_date(engine, allowed=settings.migrate_on_start)
+        except BaseException:
+            engine.dispose()
+            raise
         sessions = make_sessions(engine)
         redis = _redis_client(settings.redis_url, settings.redis_timeout_seconds)
         redis_breaker = Breaker(
@@ -108,16 +111,18 @@ class Runtime:
         """Made on first use, so the workers, which sign nothing, run without a JWT key."""
         return Tokens(self.settings.signing_key, timedelta(minutes=self.settings.jwt_ttl_minutes))
 
-    def relay(self) -> Relay | None:
-        """A relay to Kafka, or None when no broker is configured (events wait in the outbox)."""
-        if not self.settings.kafka_bootstrap_servers:
-            log.warning("TODO_KAFKA_BOOTSTRAP_SERVERS is not set: events wait in the outbox")
-            return None
-        publisher = KafkaPublisher(
-            self.settings.kafka_bootstrap_servers,
-            topic_prefix=self.settings.kafka_topic_prefix,
-            message_timeout_ms=self.settings.kafka_message_timeout_ms,
-        )
+    def relay(self) -> Relay:
+        """A relay to Kafka, or, with no broker configured, to this process's stats handler."""
+        publisher: Publisher
+        if self.settings.kafka_bootstrap_servers:
+            publisher = KafkaPublisher(
+                self.settings.kafka_bootstrap_servers,
+                topic_prefix=self.settings.kafka_topic_prefix,
+                message_timeout_ms=self.settings.kafka_message_timeout_ms,
+            )
+        else:
+            log.info("TODO_KAFKA_BOOTSTRAP_SERVERS is not set: events are applied in-process")
+            publisher = LocalPublisher(self.handler)
         return Relay(
             self.sessions,
             publisher,

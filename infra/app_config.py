@@ -126,6 +126,9 @@ def app_environment(
         "TODO_LOG_LEVEL": settings.log_level,
         # In the cluster the relay is its own Deployment, so the API must not run one too.
         "TODO_RELAY_IN_PROCESS": "false",
+        # The migrate init container changes the schema; the app role the API and the relay
+        # connect as may not, so they refuse a schema that is behind instead of trying.
+        "TODO_MIGRATE_ON_START": "false",
         "TODO_FORWARDED_ALLOW_IPS": forwarded_allow_ips(
             settings, ingress_networks=ingress_networks
         ),

@@ -1,11 +1,11 @@
 """Service settings: environment variables with the ``TODO_`` prefix, validated once.
 
 With nothing set the service runs on its embedded default: SQLite in the working directory, no
-cache, events kept in the outbox. Only that default may run without a signing key (it generates
-one and says so loudly); anywhere else a placeholder secret is an error, because tokens signed
-with a guessable key are forgeable, and ``serve`` refuses to start without one
-(:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``, ``consume``) sign nothing,
-so they run without the key: a deployment need not hand it to them.
+cache, no broker (``serve`` applies its events to the stats itself). Only that default may run
+without a signing key (it generates one and says so loudly); anywhere else a placeholder secret
+is an error, because tokens signed with a guessable key are forgeable, and ``serve`` refuses to
+start without one (:attr:`Settings.signing_key`). The workers (``migrate``, ``relay``,
+``consume``) sign nothing, so they run without the key: a deployment need not hand it to them.
 
 Each secret setting may instead come from a file: ``TODO_<NAME>_FILE`` names it (a mounted
 Kubernetes Secret key, a Docker secret), so the value never sits in the process environment,
@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     database_connect_timeout_seconds: int = Field(
         3, ge=1, le=60, description="Connect timeout; short so an absent database answers 503."
     )
+    migrate_on_start: bool = Field(
+        True,
+        description="Bring the database schema up to date as each command starts; false makes a "
+        "command refuse to start on a schema that is behind (migrations run elsewhere).",
+    )
     redis_url: str | None = Field(None, description="Cache; unset means no cache.")
     redis_key_prefix: str = Field("todo:", description="Namespace for every cache key.")
     redis_timeout_seconds: float = Field(
@@ -122,7 +127,7 @@ class Settings(BaseSettings):
         60, ge=1, le=86_400, description="Upper bound on staleness if an invalidation is missed."
     )
     kafka_bootstrap_servers: str | None = Field(
-        None, description="Kafka brokers; unset means events wait in the outbox."
+        None, description="Kafka brokers; unset means `serve` applies events in-process."
     )
     kafka_topic_prefix: str = Field(
         "", description="Prepended to every topic name, for brokers shared by several stacks."
@@ -134,7 +139,11 @@ class Settings(BaseSettings):
         le=600_000,
         description="How long the relay's producer tries one delivery before reporting failure.",
     )
-    relay_in_process: bool = Field(False, description="Run the relay inside `serve` (local).")
+    relay_in_process: bool = Field(
+        False,
+        description="Run the Kafka relay inside `serve` (local runs). With no broker configured "
+        "`serve` always drains the outbox itself, into its own stats handler.",
+    )
     relay_batch_size: int = Field(
         5_000, ge=1, le=100_000, description="Outbox rows claimed, produced and marked per batch."
     )
@@ -178,6 +187,13 @@ class Settings(BaseSettings):
         "or `*`). Behind an ingress set it to the ingress' addresses (or `*` if only the ingress "
         "can reach the pods), or every client shares the ingress' IP and its login limit.",
     )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1_024,
+        le=1_073_741_824,
+        description="Largest request body accepted; a larger one answers 413 (counted while it "
+        "streams in, never buffered whole).",
+    )
     metrics_port: int | None = Field(
         None,
         ge=1,
@@ -199,6 +215,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def relay_runs_in_serve(self) -> bool:
+        """With no broker, nothing but ``serve`` would ever drain the outbox."""
+        return self.relay_in_process or not self.kafka_bootstrap_servers
 
     @model_validator(mode="after")
     def _admin_on_postgres(self) -> Settings:

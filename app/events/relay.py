@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +46,16 @@ MAX_WAVES_PER_BATCH = 16
 BUSY_POLL_SECONDS = 0.01
 # Extra time ``flush`` allows beyond the message timeout, so every delivery report arrives.
 FLUSH_GRACE_SECONDS = 5.0
+
+
+class Publisher(Protocol):
+    """Where the relay sends events: Kafka, or the in-process handler (app.events.local)."""
+
+    def publish(self, events: Sequence[PendingEvent]) -> set[int]:
+        """Deliver the events; return the ids of those delivered."""
+
+    def reachable(self, timeout: float) -> bool:
+        """Whether a batch is worth claiming, while backing off."""
 
 
 class KafkaPublisher:
@@ -138,7 +148,7 @@ class Relay:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        publisher: KafkaPublisher,
+        publisher: Publisher,
         metrics: Metrics,
         *,
         batch_size: int,

@@ -33,6 +33,9 @@ class InvalidCursorError(ValueError):
     """The pagination cursor was not issued by us."""
 
 
+NOT_A_CURSOR = "is not a cursor this service issued; pass back a page's next_cursor"
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Position after the last item of a page: its (created_at, id), newest first."""
@@ -51,9 +54,9 @@ class Cursor:
             created_at, task_id = json.loads(raw)
             cursor = cls(datetime.fromisoformat(created_at), uuid.UUID(task_id))
         except (binascii.Error, ValueError, TypeError) as exc:
-            raise InvalidCursorError(f"cursor {token!r} is not valid") from exc
+            raise InvalidCursorError(NOT_A_CURSOR) from exc
         if cursor.created_at.tzinfo is None:
-            raise InvalidCursorError(f"cursor {token!r} is not valid")
+            raise InvalidCursorError(NOT_A_CURSOR)
         return cursor
 
 

@@ -14,8 +14,10 @@ from app.schemas import UserCreate
 
 
 class UsernameTakenError(Exception):
-    def __init__(self, username: str) -> None:
-        super().__init__(f"username {username!r} is already taken")
+    """The name is not repeated in the message: an error never echoes the request."""
+
+    def __init__(self) -> None:
+        super().__init__("this username is already taken")
 
 
 def register(session: Session, passwords: Passwords, data: UserCreate) -> User:
@@ -26,7 +28,7 @@ def register(session: Session, passwords: Passwords, data: UserCreate) -> User:
     except IntegrityError as exc:
         # The unique index decides, so two concurrent registrations cannot both win.
         session.rollback()
-        raise UsernameTakenError(data.username) from exc
+        raise UsernameTakenError from exc
     return user
 
 

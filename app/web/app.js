@@ -30,10 +30,11 @@ async function call(path, { method = "GET", body, form } = {}) {
     throw new Error("unauthorized");
   }
   if (!response.ok) {
-    const detail = await response.json().catch(() => ({}));
-    const text = Array.isArray(detail.detail)
-      ? detail.detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ")
-      : detail.detail || response.statusText;
+    // Every error answers {detail, errors}; errors name the fields of a 422.
+    const body = await response.json().catch(() => ({}));
+    const text = body.errors?.length
+      ? body.errors.map((e) => `${e.loc.at(-1)}: ${e.msg}`).join("; ")
+      : body.detail || response.statusText;
     throw new Error(text);
   }
   return response.status === 204 ? null : response.json();

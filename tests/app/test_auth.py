@@ -39,7 +39,7 @@ def test_register_twice_is_409_naming_the_username(client: TestClient) -> None:
     register(client, "bob")
     response = client.post("/api/v1/auth/register", json={"username": "bob", "password": PASSWORD})
     assert response.status_code == 409
-    assert response.json() == {"detail": "username 'bob' is already taken"}
+    assert response.json() == {"detail": "this username is already taken", "errors": []}
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_register_rejects_bad_input_naming_the_field(
 ) -> None:
     response = client.post("/api/v1/auth/register", json=payload)
     assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [["body", field]]
+    assert [e["loc"] for e in response.json()["errors"]] == [["body", field]]
 
 
 def test_password_login_issues_a_token_for_the_user(client: TestClient) -> None:
@@ -74,7 +74,7 @@ def test_wrong_password_or_unknown_user_is_the_same_401(client: TestClient, user
     register(client, "erin")
     status, body = _login(client, username, "wrong password")
     assert status == 401
-    assert body == {"detail": "incorrect username or password"}
+    assert body == {"detail": "incorrect username or password", "errors": []}
 
 
 def test_login_is_rate_limited_per_username(settings: Settings) -> None:
@@ -85,7 +85,7 @@ def test_login_is_rate_limited_per_username(settings: Settings) -> None:
         status, body = _login(client, "frank")  # even the right password waits now
         assert statuses == [401, 401, 401]
         assert status == 429
-        assert body == {"detail": "too many failed logins; try again later"}
+        assert body == {"detail": "too many failed logins; try again later", "errors": []}
         # Another user from the same address is not locked out by frank's failures.
         assert _login(client, "grace", "wrong password")[0] == 401
 
@@ -98,7 +98,7 @@ def test_login_is_rate_limited_per_client_ip(settings: Settings) -> None:
         assert statuses == [401] * 4
         status, body = _login(client, "judy")
         assert status == 429
-        assert body == {"detail": "too many failed logins; try again later"}
+        assert body == {"detail": "too many failed logins; try again later", "errors": []}
 
 
 def _token(claims: dict, key: str = SECRET, algorithm: str = "HS256") -> str:
@@ -138,7 +138,7 @@ def test_bad_tokens_are_401(client: TestClient, case: str) -> None:
     token = _bad_tokens(user_id)[case]
     response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
-    assert response.json() == {"detail": "invalid or expired token"}
+    assert response.json() == {"detail": "invalid or expired token", "errors": []}
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -154,4 +154,4 @@ def test_a_valid_token_built_the_same_way_is_accepted(client: TestClient) -> Non
 def test_no_token_is_401(client: TestClient) -> None:
     response = client.get("/api/v1/tasks")
     assert response.status_code == 401
-    assert response.json() == {"detail": "not authenticated"}
+    assert response.json() == {"detail": "not authenticated", "errors": []}

@@ -78,7 +78,12 @@ def test_redis_unreachable_from_the_start_still_answers(
         assert login.status_code == 401, "the login limiter counts in-process without Redis"
         ready = client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "database": "ok", "cache": "down"}
+        assert ready.json() == {
+            "status": "ready",
+            "database": "ok",
+            "schema": "current",
+            "cache": "down",
+        }
         errors = client.get("/metrics").text
     assert "todo_cache_errors_total" in errors
     assert any("redis unavailable" in r.getMessage() for r in caplog.records)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import inspect
 
 from app.db import make_engine
-from tests.app.conftest import make_settings
+from tests.app.conftest import SECRET, make_settings
 from tests.app.helpers import dead_port
 
 TODO_API = str(Path(sys.executable).with_name("todo-api"))
@@ -69,13 +69,77 @@ def test_serve_with_no_settings_runs_the_embedded_default(
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline, "serve did not answer within 30s"
             time.sleep(0.2)
-    assert (status, body) == (200, {"status": "ready", "database": "ok", "cache": "disabled"})
+    assert (status, body) == (
+        200,
+        {"status": "ready", "database": "ok", "schema": "current", "cache": "disabled"},
+    )
     assert (tmp_path / "todo.db").exists()
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=20)
     logs = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert any("DEVELOPMENT signing key" in entry["message"] for entry in logs)
     assert any(entry.get("route") == "/readyz" for entry in logs), "JSON access log"
+
+
+def _empty_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        create: Callable[..., str] = request.getfixturevalue("new_postgres")
+        return create(migrated=False)
+    return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+def _wait_ready(process: subprocess.Popen[str], port: int) -> tuple[int, dict]:
+    deadline = time.monotonic() + 60  # a guard: startup is one migration and a bind
+    while True:
+        try:
+            return _get(f"http://127.0.0.1:{port}/readyz")
+        except OSError:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "serve did not answer within 60s"
+            time.sleep(0.2)
+
+
+def test_serve_brings_an_empty_database_up_to_date(
+    serve: Callable[..., subprocess.Popen[str]],
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    url = _empty_database(backend, request, tmp_path)
+    port = dead_port()
+    process = serve("serve", "--port", str(port), TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET)
+    assert _wait_ready(process, port) == (
+        200,
+        {"status": "ready", "database": "ok", "schema": "current", "cache": "disabled"},
+    )
+    register = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/register",
+        data=json.dumps({"username": "alice", "password": "correct horse battery"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(register, timeout=30) as response:
+        assert response.status == 201
+
+
+def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = _empty_database(backend, request, tmp_path)
+    done = subprocess.run(
+        [TODO_API, "serve", "--port", str(dead_port())],
+        cwd=tmp_path,
+        env=_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "todo-api: the database schema is at no revision, this version needs 0002; run "
+        "`todo-api migrate`, or set TODO_MIGRATE_ON_START=true so that it migrates as it starts"
+    )
+    assert "Traceback" not in done.stderr
 
 
 def test_migrate_brings_an_empty_postgres_database_to_head(

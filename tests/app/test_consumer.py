@@ -122,7 +122,11 @@ def wait_for(check: Callable[[], object], timeout: float = 60) -> None:
 def test_api_to_stats_through_kafka_and_a_redelivery_changes_nothing(
     settings: Settings, sessions: sessionmaker[Session], kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    with TestClient(create_app(settings)) as client:
+    # The cluster's shape: a broker, and the relay and consumer run outside `serve`.
+    cluster = settings.model_copy(
+        update={"kafka_bootstrap_servers": kafka_bootstrap, "kafka_topic_prefix": topic_prefix}
+    )
+    with TestClient(create_app(cluster)) as client:
         headers = register(client)
         tasks = [create_task(client, headers, title=f"t{i}") for i in range(4)]
         client.post(f"/api/v1/tasks/{tasks[0]['id']}/complete", headers=headers)

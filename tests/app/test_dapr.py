@@ -95,7 +95,7 @@ def test_app_token_is_required_when_configured(settings: Settings) -> None:
         body = created.to_json()
         assert _post(client, "created", body) == (
             401,
-            {"detail": "missing or wrong dapr-api-token"},
+            {"detail": "missing or wrong dapr-api-token", "errors": []},
         )
         assert _post(client, "created", body, **{"dapr-api-token": "guess"})[0] == 401
         ok = _post(client, "created", body, **{"dapr-api-token": "sidecar-token"})

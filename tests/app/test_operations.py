@@ -9,11 +9,14 @@ from collections.abc import Callable
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
+from app import migrate
+from app.core.config import Settings
 from app.core.logs import JsonFormatter, request_id_var
 from app.main import create_app
 from tests.app.conftest import make_settings
-from tests.app.helpers import create_task, register
+from tests.app.helpers import create_task, dead_port, register
 
 
 def test_healthz(client: TestClient) -> None:
@@ -25,7 +28,50 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_when_the_database_answers(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "cache": "disabled"}
+    assert response.json() == {
+        "status": "ready",
+        "database": "ok",
+        "schema": "current",
+        "cache": "disabled",
+    }
+
+
+def test_readyz_is_unavailable_while_the_schema_is_behind(
+    settings: Settings, engine: Engine
+) -> None:
+    """Migrations run elsewhere (TODO_MIGRATE_ON_START=false) and the schema falls behind: every
+    call would fail on it, so the pod must leave the load balancer, saying why."""
+    elsewhere = settings.model_copy(update={"migrate_on_start": False})
+    with TestClient(create_app(elsewhere)) as client:
+        migrate.downgrade(engine, "0001")
+        behind = client.get("/readyz")
+        assert behind.status_code == 503
+        assert behind.json() == {
+            "status": "unavailable",
+            "database": "ok",
+            "schema": "behind",
+            "cache": "disabled",
+            "reason": "the database schema is at 0001, this version needs 0002; "
+            "run `todo-api migrate`",
+        }
+        migrate.upgrade(engine)
+        assert client.get("/readyz").json()["schema"] == "current"
+        # A revision we do not know was applied by a newer version (a rolling update): its
+        # migrations keep this version working, so it stays ready.
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        ahead = client.get("/readyz")
+        assert (ahead.status_code, ahead.json()["schema"]) == (200, "ahead")
+
+
+def test_an_app_brings_a_database_that_is_behind_up_to_date(
+    settings: Settings, engine: Engine
+) -> None:
+    migrate.downgrade(engine, "base")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["schema"] == "current"
+        headers = register(client)
+        assert create_task(client, headers)["title"] == "a task"
 
 
 def test_openapi_describes_the_routes(client: TestClient) -> None:
@@ -37,22 +83,23 @@ def test_openapi_describes_the_routes(client: TestClient) -> None:
     assert {"/dapr/subscribe", "/events/task/{kind}", "/healthz", "/readyz"} <= set(paths)
 
 
-def test_metrics_count_requests_by_route_and_the_outbox_backlog(client: TestClient) -> None:
-    headers = register(client)
-    task = create_task(client, headers)
-    client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
-    client.get("/no/such/path")
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    lines = response.text.splitlines()
-    assert (
-        'todo_http_requests_total{method="GET",route="/api/v1/tasks/{task_id}",status="200"} 1.0'
-        in lines
-    )
-    assert 'todo_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in lines
-    assert any(line.startswith("todo_http_request_duration_seconds_bucket{") for line in lines)
-    assert "todo_outbox_backlog 1.0" in lines
+def test_metrics_count_requests_by_route_and_the_outbox_backlog(settings: Settings) -> None:
+    # A broker is configured and its relay runs elsewhere, so the event stays in the outbox.
+    cluster = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{dead_port()}"})
+    with TestClient(create_app(cluster)) as client:
+        headers = register(client)
+        task = create_task(client, headers)
+        client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
+        client.get("/no/such/path")
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        lines = response.text.splitlines()
+        route = "/api/v1/tasks/{task_id}"
+        assert f'todo_http_requests_total{{method="GET",route="{route}",status="200"}} 1.0' in lines
+        assert 'todo_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in lines
+        assert any(line.startswith("todo_http_request_duration_seconds_bucket{") for line in lines)
+        assert "todo_outbox_backlog 1.0" in lines
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
@@ -96,9 +143,18 @@ def test_database_away_answers_503_not_500(
             admin.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
         response = client.request(method, path, json={"title": "t"}, headers=headers)
         assert response.status_code == 503
-        assert response.json() == {"detail": "database unavailable, try again shortly"}
+        assert response.json() == {
+            "detail": "database unavailable, try again shortly",
+            "errors": [],
+        }
         ready = client.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json() == {"status": "unavailable", "database": "down", "cache": "disabled"}
+        assert ready.json() == {
+            "status": "unavailable",
+            "database": "down",
+            "schema": "unknown",
+            "cache": "disabled",
+            "reason": "the database does not answer",
+        }
         assert client.get("/healthz").status_code == 200
         assert client.get("/metrics").status_code == 200

@@ -115,7 +115,7 @@ def test_delete_answers_204_then_the_task_is_gone(client: TestClient) -> None:
     assert response.content == b""
     gone = client.get(f"/api/v1/tasks/{task['id']}", headers=headers)
     assert gone.status_code == 404
-    assert gone.json() == {"detail": f"task {task['id']} not found"}
+    assert gone.json() == {"detail": f"task {task['id']} not found", "errors": []}
     assert client.delete(f"/api/v1/tasks/{task['id']}", headers=headers).status_code == 404
 
 
@@ -138,7 +138,7 @@ def test_another_users_task_answers_404_and_is_untouched(
         method, f"/api/v1/tasks/{task['id']}{suffix}", json=body, headers=intruder
     )
     assert response.status_code == 404
-    assert response.json() == {"detail": f"task {task['id']} not found"}
+    assert response.json() == {"detail": f"task {task['id']} not found", "errors": []}
     assert client.get(f"/api/v1/tasks/{task['id']}", headers=owner).json() == task
 
 
@@ -175,7 +175,7 @@ def test_create_rejects_bad_input_with_422_naming_the_field(
     headers = register(client)
     response = client.post("/api/v1/tasks", json=payload, headers=headers)
     assert response.status_code == 422
-    locations = [error["loc"] for error in response.json()["detail"]]
+    locations = [error["loc"] for error in response.json()["errors"]]
     assert all(loc[:2] == ["body", field] for loc in locations), locations
 
 
@@ -196,7 +196,7 @@ def test_patch_rejects_bad_input_with_422_naming_the_field(
     task = create_task(client, headers)
     response = client.patch(f"/api/v1/tasks/{task['id']}", json=payload, headers=headers)
     assert response.status_code == 422
-    assert [error["loc"][:2] for error in response.json()["detail"]] == [["body", field]]
+    assert [error["loc"][:2] for error in response.json()["errors"]] == [["body", field]]
     assert client.get(f"/api/v1/tasks/{task['id']}", headers=headers).json() == task
 
 
@@ -217,7 +217,7 @@ def test_list_rejects_bad_parameters_with_422_naming_them(
     headers = register(client)
     response = client.get(f"/api/v1/tasks?{query}", headers=headers)
     assert response.status_code == 422
-    assert [error["loc"] for error in response.json()["detail"]] == [["query", field]]
+    assert [error["loc"] for error in response.json()["errors"]] == [["query", field]]
 
 
 def test_malformed_ids_and_bodies_are_422_not_500(client: TestClient) -> None:

@@ -37,6 +37,7 @@ def test_settings_configmap_holds_the_service_settings() -> None:
         "TODO_DATABASE_MIGRATION_ROLE": "todo_migrator",
         "TODO_LOG_LEVEL": "warning",
         "TODO_RELAY_IN_PROCESS": "false",
+        "TODO_MIGRATE_ON_START": "false",
         "TODO_FORWARDED_ALLOW_IPS": "127.0.0.1",
         "TODO_FEATURE_BETA": "false",
         "TODO_FEATURE_DARK_MODE": "true",

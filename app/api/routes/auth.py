@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, HTTPException, Request, status
 
 from app.api.deps import CurrentUser, RuntimeDep, SessionDep
 from app.models import User
 from app.runtime import Runtime
-from app.schemas import Token, UserCreate, UserPublic
+from app.schemas import LoginForm, Token, UserCreate, UserPublic
 from app.services import users
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -34,7 +33,7 @@ def register(data: UserCreate, runtime: RuntimeDep, session: SessionDep) -> Toke
 
 @router.post("/token")
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,

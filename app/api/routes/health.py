@@ -1,20 +1,21 @@
 """Liveness, readiness and metrics.
 
 Liveness only says the process answers: a database outage must not get pods restarted into the
-same outage. Readiness says the database answers, so traffic goes to pods that can serve it.
-Redis is reported but does not affect readiness: the service answers without it.
+same outage. Readiness says the database answers and its schema is not behind this version's
+(every call would fail on missing tables or columns), so traffic goes to pods that can serve
+it; when not ready, ``reason`` says why. Redis is reported but does not affect readiness: the
+service answers without it.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from app import migrate
 from app.api.deps import RuntimeDep
-from app.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
 
@@ -26,24 +27,21 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep, response: Response) -> dict[str, str]:
-    database = _database(runtime)
     cache = "disabled" if runtime.redis is None else ("ok" if runtime.cache.ping() else "down")
-    if database != "ok":
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return {
-        "status": "ready" if database == "ok" else "unavailable",
-        "database": database,
-        "cache": cache,
-    }
-
-
-def _database(runtime: Runtime) -> str:
     try:
         with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            schema = migrate.state(connection)
     except SQLAlchemyError:
-        return "down"
-    return "ok"
+        reason = "the database does not answer"
+        database, schema_status = "down", "unknown"
+    else:
+        reason = f"{schema.describe()}; run `todo-api migrate`" if schema.behind else ""
+        database, schema_status = "ok", schema.status
+    body = {"status": "ready", "database": database, "schema": schema_status, "cache": cache}
+    if reason:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        body.update(status="unavailable", reason=reason)
+    return body
 
 
 @router.get("/metrics")
