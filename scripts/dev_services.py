@@ -686,19 +686,22 @@ class Kafka(Service):
         self._write_config()
         if not (self.data / "meta.properties").exists():
             # KRaft storage is formatted once with a cluster id (16 random bytes, base64url).
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            _run(
-                self._jvm(
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(self.config_file),
-                ),
-                "kafka storage format",
-            )
+            self.format_storage(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
         return _spawn(self._jvm("kafka.Kafka", str(self.config_file)), self.log_file, self.home)
+
+    def format_storage(self, cluster_id: str) -> None:
+        """Format KRaft storage. The id goes as ``--cluster-id=ID``: one in 64 starts with "-",
+        which, given as a separate argument, the tool's parser takes for an option."""
+        _run(
+            self._jvm(
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(self.config_file),
+            ),
+            "kafka storage format",
+        )
 
     def _admin(self) -> AdminClient:
         from confluent_kafka.admin import AdminClient
