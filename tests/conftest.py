@@ -21,6 +21,23 @@ SERVICES_SCRIPT = REPO / "scripts" / "services"
 # Covers a cold start (apt-get, Maven, the first KRaft format; about 25 s measured) with room to
 # spare, and stays under pytest-timeout's 600 s so this message, not a bare timeout, is shown.
 START_TIMEOUT_S = 500
+# The folders whose tests run the Go-built toolchains (Pulumi's CLI and provider, the control plane,
+# actionlint). scripts/test runs them after the others, so those run while a cold build goes on.
+TOOLCHAIN_FOLDERS = ("deploy", "engine", "local", "workflows")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "toolchain: needs a Go-built toolchain on PATH (set by folder in tests/conftest.py)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    folders = {REPO / "tests" / name for name in TOOLCHAIN_FOLDERS}
+    for item in items:
+        if folders.intersection(item.path.parents):
+            item.add_marker(pytest.mark.toolchain)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 TODO_INFRA = str(Path(sys.executable).parent / "todo-infra")
-# A cold toolchain build takes longer than pytest-timeout allows; CI builds it first (.ci/run).
+# A cold toolchain build takes longer than pytest-timeout allows; scripts/test builds it before
+# these tests run.
 COMMAND_TIMEOUT_S = 580
 # Searched for free ports: below the ephemeral range and clear of the development services and
 # of the cluster defaults (26443, 22379), so a user's own cluster can keep running.
