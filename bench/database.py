@@ -21,7 +21,7 @@ from psycopg import sql
 from app.events.cloudevents import EventKind, TaskEvent
 from app.models import TaskPriority, TaskStatus
 from app.schemas import TaskPublic
-from bench.processes import wait_until
+from bench.processes import GUARD_S, wait_until
 
 
 def libpq_url(database_url: str) -> str:
@@ -181,7 +181,7 @@ def unhandled(rows: Sequence[OutboxRow]) -> int:
     return sum(1 for row in rows if row.processed_at is None)
 
 
-def wait_handled(database_url: str, since: datetime, timeout: float = 120.0) -> list[OutboxRow]:
+def wait_handled(database_url: str, since: datetime, timeout: float = GUARD_S) -> list[OutboxRow]:
     """Wait until the handler has applied every outbox row created since `since`; return them."""
     rows: list[OutboxRow] = []
 

@@ -34,12 +34,10 @@ from typing import Any
 from bench.database import recreate_database
 from bench.load import Answer, TaskWriter, WriteLog, register_user, steady_writes
 from bench.pipeline import Pipeline
-from bench.processes import ServiceEnv, migrate
+from bench.processes import GUARD_S, ServiceEnv, migrate
 from bench.servers import ServerSet
 from bench.stats import summary_ms
 
-# Generous guards, not speed targets: a wait that reaches one names what never happened.
-DEADLINE_S = 300.0
 # Upper bound on the writes of one run; the counts end it long before.
 MAX_WRITES = 1_000_000
 # Retry soon after a broker or database is back, so a run does not wait out a long backoff.
@@ -87,7 +85,7 @@ class FaultRun:
         return [a for a in self.log.answers if a.due >= self.restored]
 
 
-async def until(what: str, done: Callable[[], bool], timeout: float = DEADLINE_S) -> None:
+async def until(what: str, done: Callable[[], bool], timeout: float = GUARD_S) -> None:
     """Poll `done` while the event loop runs the load; raise naming `what` at the deadline."""
     deadline = time.monotonic() + timeout
     while not done():
