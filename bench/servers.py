@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.processes import REPO, ServiceEnv, free_port
+from bench.processes import GUARD_S, REPO, ServiceEnv, free_port
 
 SERVICES_SCRIPT = REPO / "scripts" / "services"
 SHARED_ENV_FILE = REPO / ".services.env"
@@ -73,6 +73,9 @@ class ServerSet:
         overrides = {
             "TODO_SERVICES_DIR": str(state_dir),
             "TODO_SERVICES_ENV_FILE": str(env_file),
+            # The broker's restart inside a fault is a wait on the machine too: under a CPU hog
+            # and other work (load 23) its JVM took over scripts/services' 120 s default.
+            "TODO_SERVICES_TIMEOUT": str(int(GUARD_S)),
             **ports,
         }
         return cls(env_file=env_file, overrides=overrides, state_dir=state_dir)
