@@ -12,7 +12,6 @@ import fcntl
 import http.client
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -29,7 +28,7 @@ from stacks.local.errors import LocalClusterError
 from stacks.local.nodes import cluster_objects
 from stacks.local.pki import ADMIN, ETCD_CLIENT, Pki, ensure_pki
 from stacks.local.processes import alive, log_file, read_pid, running_pid, spawn, stop_process
-from stacks.local.settings import ClusterSettings
+from stacks.local.settings import ClusterSettings, port_taken
 from stacks.local.stages import kwok_config
 from stacks.local.toolchain import Toolchain, toolchain
 
@@ -196,16 +195,11 @@ def _install_objects(settings: ClusterSettings, tools: Toolchain) -> None:
 
 def _check_ports(settings: ClusterSettings) -> None:
     for port, user in settings.ports.items():
-        with socket.socket() as probe:
-            # As the components' own listeners do: a previous run's connections in TIME_WAIT
-            # must not count as taken, a listening socket must.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError as exc:
-                raise LocalClusterError(
-                    f"port {port} on 127.0.0.1, needed by {user}, is taken ({exc.strerror})"
-                ) from None
+        reason = port_taken(port)
+        if reason is not None:
+            raise LocalClusterError(
+                f"port {port} on 127.0.0.1, needed by {user}, is taken ({reason})"
+            )
 
 
 def _running(settings: ClusterSettings) -> dict[str, int]:

@@ -99,6 +99,14 @@ def spawn(settings: ClusterSettings, command: Command) -> int:
             start_new_session=True,
         )
     pid_file(settings, command.name).write_text(f"{process.pid}\n")
+    # Popen returns once the exec has begun, and /proc shows the new command line a moment later
+    # (long enough under load for a liveness check to take a starting component for a dead one,
+    # fail the start and leave it running): wait for it, or for the process to end.
+    deadline = time.monotonic() + STOP_GRACE_S
+    while (_cmdline(process.pid) or [""])[0] != command.argv[0] and process.poll() is None:
+        if time.monotonic() > deadline:
+            raise LocalClusterError(f"{command.name} (pid {process.pid}) did not start its binary")
+        time.sleep(0.01)
     return process.pid
 
 

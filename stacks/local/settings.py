@@ -8,6 +8,7 @@ can be moved by an environment variable, so two clusters (a user's and a test's)
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,10 @@ ETCD_PORT_ENV = "TODO_LOCAL_CLUSTER_ETCD_PORT"
 DEFAULT_API_PORT = 26443
 # etcd's peer port is the client port plus one.
 DEFAULT_ETCD_PORT = 22379
+PRIVATE_PORTS = range(27100, 27900, 10)
+"""Searched for a private cluster's ports (a test's, a benchmark's): below the ephemeral range
+and clear of the development services and of the defaults, so a user's own cluster keeps running
+beside it."""
 
 
 def default_state_dir() -> Path:
@@ -34,6 +39,19 @@ def _port(env: str, default: int) -> int:
     if not raw.isdigit() or not 1024 <= int(raw) <= 65534:
         raise LocalClusterError(f"{env}={raw!r} is not a port between 1024 and 65534")
     return int(raw)
+
+
+def port_taken(port: int) -> str | None:
+    """Why ``port`` on 127.0.0.1 cannot be listened on, or None when it is free."""
+    with socket.socket() as probe:
+        # As the components' own listeners do: a previous run's connections in TIME_WAIT must
+        # not count as taken, a listening socket must.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,25 @@ class ClusterSettings:
             api_port=_port(API_PORT_ENV, DEFAULT_API_PORT),
             etcd_port=_port(ETCD_PORT_ENV, DEFAULT_ETCD_PORT),
         )
+
+    @classmethod
+    def private(cls, state_dir: Path) -> ClusterSettings:
+        """A cluster of its own in ``state_dir``, on ports that are free now."""
+        for base in PRIVATE_PORTS:
+            if all(port_taken(port) is None for port in (base, base + 1, base + 2)):
+                return cls(state_dir=state_dir.resolve(), api_port=base, etcd_port=base + 1)
+        raise LocalClusterError(
+            f"no free ports for a private control plane in {PRIVATE_PORTS.start}-"
+            f"{PRIVATE_PORTS.stop - 1}"
+        )
+
+    def environ(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` (so ``todo-infra``) find this cluster."""
+        return {
+            STATE_DIR_ENV: str(self.state_dir),
+            API_PORT_ENV: str(self.api_port),
+            ETCD_PORT_ENV: str(self.etcd_port),
+        }
 
     @property
     def etcd_peer_port(self) -> int:

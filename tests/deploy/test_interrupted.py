@@ -1,6 +1,6 @@
-"""An ``up`` killed mid-way (SIGKILL of the CLI, the provider and the program) is recovered by
-the one command its error names, ``up --recover``, which adopts the objects the killed run had
-created instead of creating them again.
+"""An ``up`` killed mid-way (SIGKILL of the CLI, the provider and the program, none of which may
+survive it) is recovered by the one command its error names, ``up --recover``, which adopts the
+objects the killed run had created instead of creating them again.
 
 The kill is driven by the state, not by time: it happens once some objects exist and the
 engine's checkpoint holds a pending create of a workload whose object already exists in the
@@ -9,8 +9,6 @@ cluster (the provider is awaiting its rollout), the case a plain refresh cannot 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from stacks.recovery import (
     object_ref,
 )
 from tests.deploy.harness import OPERATION_TIMEOUT_S, Kubectl, Project, no_changes, rolled_out
+from tests.process_table import descendants, kill_session, still_running
 
 STACK = "dev"
 NAMESPACE = "todo-app-dev"
@@ -38,6 +37,7 @@ MIN_OBJECTS = 8
 AWAITED_KINDS = frozenset({"Deployment", "StatefulSet"})
 """Kinds whose create the provider awaits for seconds (the rollout): one must be in flight."""
 POLL_S = 0.5
+PROVIDER = "pulumi-resource-kubernetes"
 
 
 def _managed_objects(kubectl: Kubectl) -> list[dict[str, Any]]:
@@ -59,7 +59,8 @@ def _pending_made(project: Project, kubectl: Kubectl) -> dict[str, ObjectRef]:
 
 
 def _kill_mid_way(project: Project, kubectl: Kubectl) -> None:
-    """Start an ``up`` and SIGKILL its whole process group once the state is as wanted."""
+    """Start an ``up`` and SIGKILL all it runs once the state is as wanted; check that none of
+    it survives."""
     process = subprocess.Popen(  # fixed argv, no shell
         project.command("up", STACK),
         cwd=project.root,
@@ -80,17 +81,16 @@ def _kill_mid_way(project: Project, kubectl: Kubectl) -> None:
             )
             assert time.monotonic() < deadline, "no workload's pending create appeared in time"
             time.sleep(POLL_S)
+        tree = descendants(process.pid)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_session(process.pid)
         process.wait()
-    # The CLI and the provider it started are in the same group: none of them may survive.
-    while True:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            return
-        assert time.monotonic() < deadline, "processes of the killed up are still running"
-        time.sleep(POLL_S)
+    # Checked through the tree, not the session the kill swept (all of which is gone once it
+    # returns), so a process that left the session shows here. The provider, which Pulumi starts
+    # in a process group of its own, must be in the tree, or the check would see nothing.
+    assert PROVIDER in {p.name for p in tree}, "\n".join(map(str, tree))
+    survivors = [p for p in tree if still_running(p)]
+    assert not survivors, "processes of the killed up still run:\n" + "\n".join(map(str, survivors))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from stacks.local.errors import LocalClusterError
+from stacks.local.settings import ClusterSettings
+from tests.process_table import live
+
 TODO_INFRA = str(Path(sys.executable).parent / "todo-infra")
 # A cold toolchain build takes longer than pytest-timeout allows; scripts/test builds it before
 # these tests run.
 COMMAND_TIMEOUT_S = 580
-# Searched for free ports: below the ephemeral range and clear of the development services and
-# of the cluster defaults (26443, 22379), so a user's own cluster can keep running.
-PORT_RANGE = range(27100, 27900, 10)
 
 
 @dataclass(frozen=True)
@@ -70,24 +70,6 @@ class Cluster:
         return loaded
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _ports() -> tuple[int, int]:
-    """An API port and an etcd port (and etcd's peer port above it) that are free now."""
-    for base in PORT_RANGE:
-        if all(_free(port) for port in (base, base + 1, base + 2)):
-            return base, base + 1
-    pytest.fail(f"no free ports in {PORT_RANGE}", pytrace=False)
-
-
 def toolchain_bin() -> Path:
     """The toolchain's bin folder (built now if absent), for kubectl on PATH."""
     script = Path(__file__).resolve().parents[2] / "scripts" / "k8s-toolchain"
@@ -100,32 +82,27 @@ def toolchain_bin() -> Path:
 
 
 def cluster_env(state_dir: Path) -> Cluster:
-    api, etcd = _ports()
+    """A cluster of its own in ``state_dir``, on free ports (a user's cluster keeps running)."""
+    try:
+        settings = ClusterSettings.private(state_dir)
+    except LocalClusterError as error:
+        pytest.fail(str(error), pytrace=False)
     env = {
         **os.environ,
         "PATH": f"{toolchain_bin()}{os.pathsep}{os.environ['PATH']}",
-        "TODO_LOCAL_CLUSTER_DIR": str(state_dir),
-        "TODO_LOCAL_CLUSTER_API_PORT": str(api),
-        "TODO_LOCAL_CLUSTER_ETCD_PORT": str(etcd),
+        **settings.environ(),
     }
     env.pop("KUBECONFIG", None)
-    return Cluster(env=env, state_dir=state_dir)
+    return Cluster(env=env, state_dir=settings.state_dir)
 
 
 def processes_of(state_dir: Path) -> list[str]:
     """Every live process whose command line names ``state_dir``: what a cluster there runs."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            state = (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and any(str(state_dir) in arg for arg in argv):
-            found.append(" ".join(argv).strip())
-    return found
+    return [
+        " ".join(process.argv)
+        for process in live()
+        if any(str(state_dir) in arg for arg in process.argv)
+    ]
 
 
 @pytest.fixture(scope="session")
