@@ -10,6 +10,9 @@ configuration rolls the pods (a mounted ConfigMap alone would not restart nginx)
 
 Another image may replace nginx (``site_dir: null``): it then brings its own content and must
 answer ``health_path`` on ``port``.
+
+No Dapr sidecar: a static web server makes no Dapr call (the browser talks to the API through
+the Ingress), so a sidecar would only cost its requests on every replica.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ import pulumi_kubernetes.core.v1 as core
 from pydantic import Field, field_validator
 
 from infra.component import child_options
-from infra.dapr.settings import DaprSettings
-from infra.dapr.sidecar import sidecar_annotations
 from infra.deployment import (
     AppLabels,
     AppWorkloadArgs,
@@ -45,7 +46,7 @@ SERVICE_PORT = 80
 WEB_PORT = 8080
 """nginx-unprivileged's port: above 1024, so no capability is needed to bind it."""
 APP_NAME = "todo-web"
-"""The app (and Dapr app id) of the frontend."""
+"""The app of the frontend."""
 MAX_SITE_BYTES = 900 * 1024
 """A ConfigMap holds at most 1 MiB; keep room for metadata."""
 
@@ -115,7 +116,7 @@ def site_files(site_dir: Path) -> dict[str, str]:
 
 
 class FrontendArgs(AppWorkloadArgs):
-    """The frontend Deployment: image, what it serves and its Dapr sidecar."""
+    """The frontend Deployment: image and what it serves."""
 
     image: PinnedImage = Field(default=DEFAULT_IMAGE, description="Web server image, pinned.")
     site_dir: Path | None = Field(
@@ -131,8 +132,6 @@ class FrontendArgs(AppWorkloadArgs):
         pattern=r"^/[A-Za-z0-9._/-]*$",
         description="Path answering 200 when alive.",
     )
-    dapr: DaprSettings = Field(default_factory=DaprSettings, description="Dapr sidecar settings.")
-    dapr_config_name: str = Field(description="Dapr Configuration the sidecar uses.")
 
     @field_validator("site_dir")
     @classmethod
@@ -158,9 +157,7 @@ class Frontend(ServedApp):
         names = AppLabels(args, app=APP_NAME, component="frontend")
         mounts = [core.VolumeMountArgs(name="tmp", mount_path="/tmp")]  # noqa: S108  # an emptyDir
         volumes = [scratch_volume("tmp")]
-        annotations = sidecar_annotations(
-            args.dapr, app_id=APP_NAME, app_port=args.port, config_name=args.dapr_config_name
-        )
+        annotations: dict[str, str] = {}
         command: list[str] | None = None
         if args.site_dir is not None:
             site = site_files(args.site_dir)

@@ -133,7 +133,9 @@ class PlatformArgs(SettingsModel):
         default_factory=WorkloadSettings, description="The web UI server."
     )
     postgres: PostgresSettings = Field(default_factory=PostgresSettings, description="Database.")
-    redis: RedisSettings = Field(default_factory=RedisSettings, description="Cache.")
+    redis: RedisSettings = Field(
+        default_factory=RedisSettings, description="Cache and Dapr state store."
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Event broker.")
     topics: TopicSettings = Field(
         default_factory=TopicSettings, description="Layout of the task.* topics."
@@ -266,13 +268,7 @@ class TodoPlatform(pulumi.ComponentResource):
         )
         rbac = Rbac(
             f"{name}-rbac",
-            RbacArgs(
-                namespace=ns,
-                instance=instance,
-                workloads=WORKLOADS,
-                secret_readers=("backend",) if args.dapr.enabled else (),
-                secret_name=secret,
-            ),
+            RbacArgs(namespace=ns, instance=instance, workloads=WORKLOADS),
             opts=in_namespace,
         )
 
@@ -403,10 +399,8 @@ class TodoPlatform(pulumi.ComponentResource):
                 instance=instance,
                 **_workload(args.frontend, None, scaling.frontend if scaling.enabled else None),
                 service_account_name=account("frontend"),
-                dapr=args.dapr,
-                dapr_config_name=dapr_config,
             ),
-            opts=runs_as("frontend", after=dapr),
+            opts=runs_as("frontend"),
         )
         backend_name, frontend_name = (
             child_name(instance, "backend"),
@@ -529,12 +523,8 @@ def _network_policies_args(
             ports=(KAFKA_EXPORTER_PORT,),
         ),
     )
-    # The web server has no metrics of its own; with Dapr its sidecar has.
-    scraped_apps = (
-        (with_dapr_metrics(api), with_dapr_metrics(Pods(name="frontend", selector=web.selector)))
-        if args.dapr.enabled
-        else (api,)
-    )
+    # The web server has no metrics and no sidecar, so nothing scrapes the frontend.
+    scraped_api = with_dapr_metrics(api) if args.dapr.enabled else api
     return NetworkPoliciesArgs(
         namespace=args.namespace,
         instance=instance,
@@ -557,16 +547,9 @@ def _network_policies_args(
                 peer_ports=(KAFKA_PORT, KAFKA_CONTROLLER_PORT),
             ),
         },
-        dapr_apps=(
-            (
-                Pods(name="backend", selector=api.selector),
-                Pods(name="frontend", selector=web.selector),
-            )
-            if args.dapr.enabled
-            else ()
-        ),
+        dapr_apps=(Pods(name="backend", selector=api.selector),) if args.dapr.enabled else (),
         metrics=(
-            *scraped_apps,
+            scraped_api,
             Pods(name="relay", selector=relay.selector, ports=(RELAY_METRICS_PORT,)),
             *exporters,
         ),

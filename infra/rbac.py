@@ -1,18 +1,17 @@
-"""One ServiceAccount per workload, and the only API permission any of them gets.
+"""One ServiceAccount per workload, and no API permission for any of them.
 
-No workload of the platform manages Kubernetes objects, so no account can list, watch or
-write anything. Token automount is off on every account; a pod that needs a token (a Dapr
-sidecar) says so itself. The one grant is ``get`` on the credentials Secret, by name, for the
-workloads whose Dapr sidecar resolves secrets through Dapr's built-in ``kubernetes`` secret
-store, which calls the API with the pod's own account.
+No workload of the platform manages Kubernetes objects or reads them, so no account can list,
+watch, read or write anything, and token automount is off on every account. That holds for
+the Dapr sidecars too: Dapr's operator resolves the Components' ``secretKeyRef`` with its own
+access and hands the values to the sidecar, which authenticates to Sentry with a projected
+token the injector mounts for it alone (:mod:`infra.dapr.sidecar`).
 """
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
-import pulumi_kubernetes.rbac.v1 as rbac
-from pydantic import model_validator
+from pydantic import field_validator
 
 from infra.component import ComponentArgs, child_options
 from infra.labels import unversioned_labels
@@ -27,21 +26,17 @@ def service_account_name(instance: str, workload: str) -> str:
 
 class RbacArgs(ComponentArgs):
     workloads: tuple[str, ...]
-    secret_readers: tuple[str, ...] = ()
-    secret_name: str
 
-    @model_validator(mode="after")
-    def _readers_are_workloads(self) -> RbacArgs:
-        for workload in self.workloads:
+    @field_validator("workloads")
+    @classmethod
+    def _dns_labels(cls, workloads: tuple[str, ...]) -> tuple[str, ...]:
+        for workload in workloads:
             require_dns_label(workload, field="workloads")
-        unknown = sorted(set(self.secret_readers) - set(self.workloads))
-        if unknown:
-            raise ValueError(f"secret_readers {unknown!r} are not in workloads {self.workloads!r}")
-        return self
+        return workloads
 
 
 class Rbac(pulumi.ComponentResource):
-    """ServiceAccounts for every workload plus a Role/RoleBinding for the secret readers."""
+    """A ServiceAccount for every workload, none of them granted anything."""
 
     accounts: dict[str, core.ServiceAccount]
     """Each workload's ServiceAccount: what its pods' controller must depend on, so that the
@@ -52,7 +47,6 @@ class Rbac(pulumi.ComponentResource):
     ) -> None:
         super().__init__("todo:infra:Rbac", name, None, opts)
         child = child_options(self, opts)
-        labels = unversioned_labels("todo", args.instance, "rbac")
         self.accounts = {}
         for workload in args.workloads:
             account = core.ServiceAccount(
@@ -66,37 +60,6 @@ class Rbac(pulumi.ComponentResource):
                 opts=child,
             )
             self.accounts[workload] = account
-        if args.secret_readers:
-            role_name = child_name(args.instance, "secret-reader")
-            role = rbac.Role(
-                f"{name}-secret-reader",
-                metadata=object_meta(role_name, namespace=args.namespace, labels=labels),
-                rules=[
-                    rbac.PolicyRuleArgs(
-                        api_groups=[""],
-                        resources=["secrets"],
-                        resource_names=[args.secret_name],
-                        verbs=["get"],
-                    )
-                ],
-                opts=child,
-            )
-            rbac.RoleBinding(
-                f"{name}-secret-reader-binding",
-                metadata=object_meta(role_name, namespace=args.namespace, labels=labels),
-                role_ref=rbac.RoleRefArgs(
-                    api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
-                ),
-                subjects=[
-                    rbac.SubjectArgs(
-                        kind="ServiceAccount",
-                        name=service_account_name(args.instance, reader),
-                        namespace=args.namespace,
-                    )
-                    for reader in args.secret_readers
-                ],
-                opts=child,
-            )
         self.register_outputs(
             {"service_accounts": {w: a.metadata.name for w, a in self.accounts.items()}}
         )

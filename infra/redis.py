@@ -1,8 +1,19 @@
-"""Redis 7: the service's cache, with a password, an append-only file on a volume and metrics.
+"""Redis 7: the service's cache and Dapr's state store, with a password, an append-only file on
+a volume and metrics.
 
 The service treats Redis as a cache (it answers from PostgreSQL when Redis is away), so one
 instance is enough in every profile: there is no replica count and no PodDisruptionBudget.
-Persistence still matters: a restarted cache that comes back warm spares the database a burst.
+Persistence still matters: a restarted cache that comes back warm spares the database a burst,
+and Dapr's state store (``statestore``) keeps what was saved in it.
+
+When memory runs out Redis evicts only keys that carry a TTL (``volatile-lru``): the service's
+cache entries (``SET ... EX``) and login-throttle counters (``EXPIRE``), which it can rebuild.
+State saved through Dapr without ``ttlInSeconds`` carries none, and neither do the cache's
+per-user version counters (evicting one would make entries cached under an older version
+readable again), so neither is ever evicted: with only such keys left, Redis refuses writes
+(the cache's breaker then sends reads to PostgreSQL; a state save fails loudly) instead of
+dropping data. ``allkeys-lru`` would evict them silently; ``noeviction`` would make a full cache
+refuse writes instead of trimming itself.
 """
 
 from __future__ import annotations
@@ -35,8 +46,11 @@ EXPORTER_UID = 59000
 """The user redis_exporter's image runs as."""
 
 MEMORY_SHARE = 0.75
-"""Share of the container's memory limit Redis may fill before it evicts; the rest covers
-copy-on-write during AOF rewrites and the allocator's overhead, so Redis evicts, never OOMs."""
+"""Share of the container's memory limit Redis may fill before it evicts (or refuses writes);
+the rest covers copy-on-write during AOF rewrites and the allocator's overhead, so the container
+is never OOM-killed."""
+EVICTION_POLICY = "volatile-lru"
+"""Evict only keys with a TTL, least recently used first (see the module docstring)."""
 
 
 EXPORTER_TARGET = f"redis://127.0.0.1:{REDIS_PORT}"
@@ -57,7 +71,7 @@ def start_script(size: Size) -> str:
         f'{{ printf "requirepass "; cat "${PASSWORD_FILE_VARIABLE}"; printf "\\n"; }}'
         " > /run/redis/redis.conf"
         " && exec redis-server /run/redis/redis.conf --appendonly yes --dir /data"
-        f" --maxmemory {max_memory_mi}mb --maxmemory-policy allkeys-lru"
+        f" --maxmemory {max_memory_mi}mb --maxmemory-policy {EVICTION_POLICY}"
     )
 
 
@@ -92,7 +106,8 @@ def redis_names(instance: str, image: str) -> StatefulNames:
 
 
 class Redis(SingleInstance):
-    """The cache server; ``host``/``port`` are what the service's Redis URL points at."""
+    """The cache and state server; ``host``/``port`` are what the service's Redis URL and the
+    state store Component point at."""
 
     def __init__(
         self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None

@@ -49,8 +49,6 @@ _KIND_ORDER = (
     "ServiceAccount",
     "Secret",
     "ConfigMap",
-    "Role",
-    "RoleBinding",
     "Service",
     "StatefulSet",
     "Deployment",

@@ -2,9 +2,12 @@
 
 Installed as a ``helm.v4.Chart``: the chart has no install hooks, and its CRDs sit in the
 chart's ``crds/`` directory, which Helm installs once and never upgrades. Rendered by Pulumi,
-every CRD is a resource of its own that upgrades with the chart, and the app's Components,
-Configuration and Subscriptions can depend on the chart, i.e. on the CRDs being established
-and the operator running.
+every CRD is a resource of its own that upgrades with the chart, and the app's Components and
+Configuration can depend on the chart, i.e. on the CRDs being established and the operator
+running.
+
+mTLS is set here because Dapr reads it only from the control plane's ``daprsystem``
+Configuration, which the chart writes from ``global.mtls``; an app's Configuration cannot.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from infra.labels import MANAGED_BY, PART_OF
 
 CHART = PinnedChart(name="dapr", version="1.16.2", repo="https://dapr.github.io/helm-charts/")
 NAMESPACE = "dapr-system"
+WORKLOAD_CERT_TTL = "24h"
+ALLOWED_CLOCK_SKEW = "15m"
+"""Lifetime of the sidecars' certificates and the skew tolerated on them: Dapr's defaults,
+stated so a change is a reviewed one. They land in the ``daprsystem`` Configuration, the only
+one Dapr reads mTLS from."""
 
 
 class DaprControlPlaneArgs(BaseModel):
@@ -56,7 +64,11 @@ class DaprControlPlane(pulumi.ComponentResource):
             values={
                 "global": {
                     "ha": {"enabled": args.settings.ha},
-                    "mtls": {"enabled": True},
+                    "mtls": {
+                        "enabled": args.settings.mtls,
+                        "workloadCertTTL": WORKLOAD_CERT_TTL,
+                        "allowedClockSkew": ALLOWED_CLOCK_SKEW,
+                    },
                     "logAsJson": True,
                     "prometheus": {"enabled": True},
                 },

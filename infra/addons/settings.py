@@ -52,6 +52,11 @@ class DaprSettings(SettingsModel):
     ha: bool = Field(
         default=False, description="Three replicas of each control-plane service (prod)."
     )
+    mtls: bool = Field(
+        default=True,
+        description="Mutual TLS between sidecars, certificates from Sentry (the `daprsystem` "
+        "Configuration). Off sends service calls in plaintext; only for debugging.",
+    )
 
 
 class MetricsServerSettings(SettingsModel):

@@ -1,1 +1,1 @@
-"""Dapr on the platform: sidecar annotations, components, configuration and subscriptions."""
+"""Dapr on the platform: sidecar annotations, components and configuration."""

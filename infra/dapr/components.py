@@ -1,7 +1,8 @@
 """The specs of the Dapr Components: the Redis state store, Kafka pub/sub and a Kafka binding.
 
 Secrets never appear in a spec: the Redis password is a ``secretKeyRef`` into the credentials
-Secret, which the sidecar reads through Dapr's built-in Kubernetes secret store.
+Secret in the ``kubernetes`` store, which Dapr's operator resolves with its own access before it
+hands the Component to the sidecar (the sidecar has no API token; see :mod:`infra.dapr.sidecar`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ STATESTORE = "statestore"
 PUBSUB = "pubsub"
 BINDING = "task-events"
 SECRET_STORE = "kubernetes"  # noqa: S105  # a secret store name, not a secret
-"""Dapr's built-in secret store in Kubernetes mode: Secrets of the component's namespace."""
+"""The store whose references Dapr's operator resolves: Secrets of the component's namespace."""
 
 
 def _item(name: str, value: str) -> dict[str, Any]:

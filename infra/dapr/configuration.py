@@ -1,10 +1,11 @@
-"""The spec of the Dapr Configuration the app sidecars run with: tracing, mTLS and access control.
+"""The spec of the Dapr Configuration the app sidecars run with: tracing and access control.
 
-mTLS between sidecars is enforced by the control plane (Sentry), which reads the ``daprsystem``
-Configuration of the Dapr namespace; the add-on install enables it (``global.mtls.enabled``).
-This Configuration states the same policy for the apps (the CRD requires the trust domain and
-Sentry's address with it), and its access control relies on the mTLS identities: no app may
-invoke another unless a policy says so.
+mTLS is not set here: Dapr reads it only from the ``daprsystem`` Configuration of the control
+plane's namespace (Sentry issues the certificates, the injector hands out the trust anchors), so
+an ``mtls`` block in an app's Configuration is ignored. It is a setting of the Dapr install:
+``addons.dapr.mtls`` when the stack installs Dapr (:mod:`infra.addons.dapr`), the chart's
+``global.mtls`` values otherwise. The access control below relies on the mTLS identities: no
+app may invoke another unless a policy says so.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from typing import Any
 
 from infra.dapr.settings import DaprSettings, TracingSettings
 
-WORKLOAD_CERT_TTL = "24h"
-ALLOWED_CLOCK_SKEW = "15m"
-CONTROL_PLANE_TRUST_DOMAIN = "cluster.local"
-SENTRY_ADDRESS = "dapr-sentry.dapr-system.svc.cluster.local:443"
-"""Dapr's defaults for a control plane installed in ``dapr-system``."""
 APP_TRUST_DOMAIN = "public"
 """The trust domain apps get when their Configuration names none."""
+TRACING_OFF = "0"
+"""Dapr's sampling rate for no tracing. Left out, Dapr samples 1 in 10,000 requests anyway."""
 
 
 def tracing_spec(tracing: TracingSettings) -> dict[str, Any]:
-    """Sampling rate as Dapr wants it (a string) and the exporter's endpoint."""
-    spec: dict[str, Any] = {"samplingRate": f"{tracing.sampling_rate:g}", "stdout": False}
+    """Sampling rate as Dapr wants it (a string) and the exporter's endpoint; off without one."""
+    rate = tracing.effective_sampling_rate
+    spec: dict[str, Any] = {
+        "samplingRate": TRACING_OFF if rate is None else f"{rate:g}",
+        "stdout": False,
+    }
     if tracing.exporter == "otlp":
         spec["otel"] = {
             "endpointAddress": tracing.endpoint,
@@ -39,13 +41,6 @@ def tracing_spec(tracing: TracingSettings) -> dict[str, Any]:
 def configuration_spec(settings: DaprSettings) -> dict[str, Any]:
     """The Configuration's spec."""
     return {
-        "mtls": {
-            "enabled": settings.mtls,
-            "controlPlaneTrustDomain": CONTROL_PLANE_TRUST_DOMAIN,
-            "sentryAddress": SENTRY_ADDRESS,
-            "workloadCertTTL": WORKLOAD_CERT_TTL,
-            "allowedClockSkew": ALLOWED_CLOCK_SKEW,
-        },
         "tracing": tracing_spec(settings.tracing),
         # Service invocation is denied unless allowed: the apps talk through Kafka, not calls.
         "accessControl": {"defaultAction": "deny", "trustDomain": APP_TRUST_DOMAIN},

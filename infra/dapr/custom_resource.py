@@ -1,9 +1,9 @@
 """A Dapr custom resource whose top-level fields are all sent, not only ``spec``.
 
-Dapr Components and Subscriptions carry ``scopes`` (and Components ``auth``) next to ``spec``,
-but pulumi-kubernetes' Python ``apiextensions.CustomResource`` sends only ``apiVersion``,
-``kind``, ``metadata`` and ``spec`` (pulumi-kubernetes issue 2363), so ``scopes`` would be lost
-and every app in the namespace would load every component.
+Dapr Components carry ``scopes`` and ``auth`` next to ``spec``, but pulumi-kubernetes' Python
+``apiextensions.CustomResource`` sends only ``apiVersion``, ``kind``, ``metadata`` and ``spec``
+(pulumi-kubernetes issue 2363), so ``scopes`` would be lost and every app in the namespace
+would load every component.
 
 The Kubernetes provider itself takes any object for a ``kubernetes:<group/version>:<Kind>``
 resource; only the generated Python class narrows it. So this class registers the same
@@ -22,7 +22,7 @@ _PROVIDER_VERSION = version("pulumi-kubernetes")
 
 
 class DaprResource(pulumi.CustomResource):
-    """One Dapr object (Component, Configuration, Subscription) with its top-level fields."""
+    """One Dapr object (Component, Configuration) with its top-level fields."""
 
     def __init__(
         self,

@@ -1,8 +1,15 @@
-"""The Dapr objects of a platform instance, each Component scoped to the apps that use it.
+"""The Dapr objects of a platform instance, each Component scoped to the app that uses it.
 
-Without ``scopes`` every Dapr-enabled app in the namespace would load every component, so the
-frontend's sidecar could read the state store. Here only the API (``subscriber_app_id``) gets
-the state store, the pub/sub, the binding and the subscriptions.
+Without ``scopes`` every Dapr-enabled app in the namespace would load every component. Here only
+the API (``subscriber_app_id``) gets the state store, the pub/sub and the binding.
+
+There are no declarative Subscriptions: the API lists its own on ``GET /dapr/subscribe``
+(``app/api/routes/events.py``), derived from the event kinds it handles, the routes it serves
+and its topic prefix and pub/sub name settings, the same list its native Kafka consumer uses.
+One source means a topic or route renamed in the service cannot leave a Subscription pointing
+at the old one, and no ``subscriptions.dapr.io`` CRD is needed. ``tests/infra/test_app_contract``
+ties the topics the service subscribes to with the topics the stack creates and the pub/sub
+Component's name.
 """
 
 from __future__ import annotations
@@ -23,14 +30,12 @@ from infra.dapr.components import (
 from infra.dapr.configuration import configuration_spec
 from infra.dapr.custom_resource import DaprResource
 from infra.dapr.settings import DaprSettings
-from infra.dapr.subscriptions import EVENT_KINDS, subscription_spec, topic
 from infra.labels import unversioned_labels
 from infra.naming import child_name
 from infra.workload import object_meta
 
 COMPONENT_API = "dapr.io/v1alpha1"
-SUBSCRIPTION_API = "dapr.io/v2alpha1"
-CRDS: tuple[str, ...] = ("components.dapr.io", "configurations.dapr.io", "subscriptions.dapr.io")
+CRDS: tuple[str, ...] = ("components.dapr.io", "configurations.dapr.io")
 """The CustomResourceDefinitions Dapr's objects need: Dapr's installation brings them."""
 
 
@@ -51,13 +56,12 @@ class DaprArgs(ComponentArgs):
         default="todo-api", description="Dapr app id allowed to use the components."
     )
     binding_topic: str = Field(
-        default=topic("updated"), description="Topic the output binding publishes to."
+        default="task.updated", description="Topic the output binding publishes to."
     )
 
 
 class Dapr(pulumi.ComponentResource):
-    """Components ``statestore``, ``pubsub`` and the Kafka binding, the Configuration and one
-    Subscription per task topic."""
+    """Components ``statestore``, ``pubsub`` and the Kafka binding, and the Configuration."""
 
     configuration_name: str
 
@@ -101,14 +105,4 @@ class Dapr(pulumi.ComponentResource):
             spec=configuration_spec(args.settings),
             opts=child,
         )
-        for kind in EVENT_KINDS:
-            DaprResource(
-                f"{name}-subscription-{kind}",
-                api_version=SUBSCRIPTION_API,
-                kind="Subscription",
-                metadata=object_meta(f"task-{kind}", namespace=args.namespace, labels=labels),
-                spec=subscription_spec(kind, pubsub=PUBSUB),
-                scopes=scopes,
-                opts=child,
-            )
         self.register_outputs({"configuration_name": self.configuration_name})

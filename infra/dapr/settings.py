@@ -12,19 +12,28 @@ from infra.sizes import Size
 LogLevel = Literal["debug", "info", "warn", "error"]
 
 
-class TracingSettings(SettingsModel):
-    """Where the sidecars send spans, and how many."""
+DEFAULT_SAMPLING_RATE = 0.1
+"""Traced share of requests when a stack names a collector but no rate: small overhead, and a
+busy service still yields a steady stream of traces."""
 
-    sampling_rate: float = Field(
-        default=0.1,
+
+class TracingSettings(SettingsModel):
+    """Where the sidecars send spans, and how many: nothing is traced unless a collector is named.
+
+    A sampling rate with no collector would make spans that go nowhere, so it is refused rather
+    than silently kept: a stack that sets a rate means to see traces.
+    """
+
+    sampling_rate: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Share of requests traced (0 = none, 1 = all). 10% keeps overhead small "
-        "while a busy service still yields a steady stream of traces.",
+        description="Share of requests traced (0 = none, 1 = all). Unset: 0.1 with an exporter, "
+        "tracing off without one. A rate above 0 needs `tracing.endpoint`.",
     )
     exporter: Literal["none", "otlp", "zipkin"] = Field(
         default="none",
-        description="Span exporter. `none` samples for log correlation but sends nothing.",
+        description="Span exporter. `none` turns tracing off (sampling rate 0).",
     )
     endpoint: str | None = Field(
         default=None,
@@ -41,6 +50,12 @@ class TracingSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _endpoint_when_exporting(self) -> TracingSettings:
+        if self.exporter == "none" and self.sampling_rate:
+            raise ValueError(
+                f"tracing.samplingRate={self.sampling_rate:g} is set but tracing.endpoint is "
+                "not: the spans would go nowhere. Name the collector in tracing.endpoint (and "
+                "tracing.exporter), or leave tracing.samplingRate unset to turn tracing off"
+            )
         if self.exporter != "none" and not self.endpoint:
             raise ValueError(
                 f"tracing.endpoint is required when tracing.exporter={self.exporter!r}"
@@ -51,6 +66,13 @@ class TracingSettings(SettingsModel):
             )
         return self
 
+    @property
+    def effective_sampling_rate(self) -> float | None:
+        """The rate the sidecars sample at; ``None`` when tracing is off."""
+        if self.exporter == "none":
+            return None
+        return DEFAULT_SAMPLING_RATE if self.sampling_rate is None else self.sampling_rate
+
 
 class DaprSettings(SettingsModel):
     """Dapr for the app pods: sidecars, their Configuration and the event components."""
@@ -59,11 +81,6 @@ class DaprSettings(SettingsModel):
         default=True,
         description="Inject Dapr sidecars and create the Dapr resources. Needs the Dapr control "
         "plane (and its CRDs) in the cluster.",
-    )
-    mtls: bool = Field(
-        default=True,
-        description="Mutual TLS between sidecars. Turning it off sends service calls in "
-        "plaintext; only for debugging.",
     )
     log_level: LogLevel = Field(default="info", description="Sidecar log level.")
     sidecar_size: Size = Field(

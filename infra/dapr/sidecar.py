@@ -5,6 +5,18 @@ injector: resources through ``dapr.io/sidecar-*`` annotations and the seccomp pr
 ``dapr.io/sidecar-seccomp-profile-type``. The injector itself already runs ``daprd`` non-root
 with a read-only root and no privilege escalation; dropping ALL capabilities is an injector
 setting (``dapr_sidecar_injector.sidecarDropALLCapabilities``) of the control-plane install.
+
+The pods run without a Kubernetes API token (:mod:`infra.workload`), and the sidecar needs none:
+
+- it authenticates to Sentry with a token the injector projects into ``daprd`` alone (volume
+  ``dapr-identity-token``, audience Sentry's SPIFFE id), whatever the pod's automount says;
+- the Components' ``secretKeyRef`` into the ``kubernetes`` store are resolved by Dapr's operator,
+  which sends the values with the Component, so ``daprd`` never reads a Secret itself.
+
+What does need the API token is Dapr's built-in ``kubernetes`` secret store, which ``daprd``
+loads in Kubernetes mode unless told not to; without a token its init fails and the sidecar
+with it. Nothing reads secrets through it, so it is turned off
+(``dapr.io/disable-builtin-k8s-secret-store``) rather than giving every sidecar an API token.
 """
 
 from __future__ import annotations
@@ -53,5 +65,6 @@ def sidecar_annotations(
         "dapr.io/sidecar-cpu-limit": f"{size.cpu_limit_m}m",
         "dapr.io/sidecar-memory-limit": f"{size.memory_limit_mi}Mi",
         "dapr.io/sidecar-seccomp-profile-type": "RuntimeDefault",
+        "dapr.io/disable-builtin-k8s-secret-store": "true",
         **token,
     }

@@ -172,8 +172,19 @@ def test_dapr_chart_waits_for_its_namespace_and_is_what_the_app_waits_for() -> N
     assert namespace.inputs["metadata"]["name"] == "dapr-system"
     assert namespace.urn in chart.dependencies
     assert chart.inputs["values"]["global"]["ha"] == {"enabled": True}
-    assert chart.inputs["values"]["global"]["mtls"] == {"enabled": True}
     assert len(addons.dapr_ready) == 1
+
+
+@pytest.mark.parametrize("mtls", [True, False])
+def test_dapr_mtls_is_set_on_the_control_plane(mtls: bool) -> None:
+    # Dapr reads mTLS only from the daprsystem Configuration the chart writes from global.mtls.
+    recording, _ = build({"dapr": {"enabled": True, "mtls": mtls}})
+    chart = next(r for r in recording.of_type(CHART) if r.inputs["chart"] == "dapr")
+    assert chart.inputs["values"]["global"]["mtls"] == {
+        "enabled": mtls,
+        "workloadCertTTL": "24h",
+        "allowedClockSkew": "15m",
+    }
 
 
 def test_gce_class_on_gke_installs_no_nginx() -> None:

@@ -3,12 +3,15 @@ give the service's containers are settings the service reads (``app.core.config.
 prefix ``TODO_``), and their values pass its validation.
 
 A rename on either side fails here: an infra name the service no longer has, or a value the
-service would refuse at start, which in a cluster is a pod in CrashLoopBackOff.
+service would refuse at start, which in a cluster is a pod in CrashLoopBackOff. So does a topic
+the service subscribes to through Dapr that the stack does not create, or a pub/sub name the
+stack has no Component for.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from app.api.routes.events import dapr_subscriptions
 from app.core.config import SECRET_FILE_SETTINGS, Settings
 from app.db_roles import roles_for
+from app.events.cloudevents import EventKind
 from stacks.render import Rendered, plain
 
 PREFIX = "TODO_"
@@ -129,3 +134,43 @@ def test_the_service_accepts_what_each_container_is_given(
         if container["name"] == "api":
             assert settings.signing_key == secrets["TODO_JWT_SECRET"]
             assert settings.redis_url == secrets["TODO_REDIS_URL"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_api_subscribes_to_the_topics_the_stack_creates_on_its_pubsub(
+    stacks, stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """The one source of the Dapr subscriptions is the service (``GET /dapr/subscribe``): what
+    it lists with the settings its container is given must be the topics the stack's Job
+    creates, on the pub/sub Component the stack makes for the API's app id (issue 11, f)."""
+    rendered = stacks[stack]
+    manifests = rendered.manifests()
+    ((_, pod, api),) = [
+        found for found in _app_containers(rendered) if found[0] == "todo-backend/api"
+    ]
+    for name in [n for n in os.environ if n.startswith(PREFIX)]:
+        monkeypatch.delenv(name)
+    for name, value in _environment(rendered, pod, api, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    subscriptions = dapr_subscriptions(Settings())
+
+    (job,) = [m for m in manifests if m["kind"] == "Job"]
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    created = set(re.findall(r"--create --if-not-exists --topic (\S+) ", script))
+    assert {s.topic for s in subscriptions} == created
+    assert len(created) == len(EventKind)
+
+    (backend,) = [
+        m
+        for m in manifests
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "todo-backend"
+    ]
+    app_id = backend["spec"]["template"]["metadata"]["annotations"]["dapr.io/app-id"]
+    components = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Component"}
+    for subscription in subscriptions:
+        pubsub = components[subscription.pubsubname]
+        assert pubsub["spec"]["type"].startswith("pubsub."), subscription
+        assert app_id in pubsub["scopes"]
+    (binding,) = [c for c in components.values() if c["spec"]["type"].startswith("bindings.")]
+    publish = {i["name"]: i["value"] for i in binding["spec"]["metadata"] if "value" in i}
+    assert publish["publishTopic"] in created

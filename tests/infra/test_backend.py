@@ -73,6 +73,14 @@ def test_dapr_sidecar_annotations_name_app_port_and_config():
     assert annotations["dapr.io/sidecar-memory-limit"].endswith("Mi")
 
 
+def test_dapr_sidecar_needs_no_api_token():
+    # The pod mounts no API token; daprd's built-in Kubernetes secret store would need one and
+    # fail its init, crash-looping the sidecar (issue 11, a). Sentry's token is the injector's.
+    pod = _pod(_render())
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert pod["metadata"]["annotations"]["dapr.io/disable-builtin-k8s-secret-store"] == "true"
+
+
 def test_dapr_sidecar_sends_the_app_token_from_its_secret():
     annotations = _pod(_render(dapr_app_token_secret="todo-dapr-app-token"))["metadata"][
         "annotations"

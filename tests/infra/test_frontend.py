@@ -73,11 +73,12 @@ def test_changing_the_site_rolls_the_pods(tmp_path: Path):
     assert first != second
 
 
-def test_dapr_sidecar_with_its_own_app_id():
+def test_no_dapr_sidecar_for_a_static_server():
+    # nginx makes no Dapr call; a sidecar would cost its requests on every replica (issue 11, e).
     annotations = _pod(_render())["metadata"]["annotations"]
-    assert annotations["dapr.io/enabled"] == "true"
-    assert annotations["dapr.io/app-id"] == "todo-web"
-    assert annotations["dapr.io/app-port"] == "8080"
+    assert not [key for key in annotations if key.startswith("dapr.io/")]
+    with pytest.raises(ValidationError, match="dapr"):
+        _render(dapr={"enabled": True})
 
 
 def test_own_image_brings_its_own_content():

@@ -1,4 +1,4 @@
-"""ServiceAccounts per workload, no token automount, and the one narrow Role."""
+"""ServiceAccounts per workload, no token automount, and no permission for any of them."""
 
 from __future__ import annotations
 
@@ -11,54 +11,25 @@ from infra.rbac import Rbac, RbacArgs
 from tests.infra.manifests import build, of_kind
 
 
-def _rbac(readers: tuple[str, ...]) -> list[dict[str, Any]]:
-    args = RbacArgs(
-        namespace="todo-test",
-        instance="todo",
-        workloads=("backend", "relay"),
-        secret_readers=readers,
-        secret_name="todo-credentials",
-    )
+def _rbac() -> list[dict[str, Any]]:
+    args = RbacArgs(namespace="todo-test", instance="todo", workloads=("backend", "relay"))
     return build(lambda: Rbac("t", args))
 
 
 def test_one_account_per_workload_without_token_automount() -> None:
-    accounts = of_kind(_rbac(()), "ServiceAccount")
+    accounts = of_kind(_rbac(), "ServiceAccount")
     assert sorted(a["metadata"]["name"] for a in accounts) == ["todo-backend", "todo-relay"]
     for account in accounts:
         assert account["automountServiceAccountToken"] is False
 
 
-def test_no_permissions_unless_asked() -> None:
-    objects = _rbac(())
-    assert of_kind(objects, "Role") == []
-    assert of_kind(objects, "RoleBinding") == []
+def test_no_account_is_granted_anything() -> None:
+    # The one former grant, secrets/get for the API's sidecar, served nothing: Dapr's operator
+    # resolves the Components' secretKeyRef itself (issue 11, a).
+    objects = _rbac()
+    assert {o["kind"] for o in objects} == {"ServiceAccount"}
 
 
-def test_secret_readers_may_only_get_the_one_secret() -> None:
-    objects = _rbac(("backend",))
-    (role,) = of_kind(objects, "Role")
-    assert role["rules"] == [
-        {
-            "apiGroups": [""],
-            "resources": ["secrets"],
-            "resourceNames": ["todo-credentials"],
-            "verbs": ["get"],
-        }
-    ]
-    (binding,) = of_kind(objects, "RoleBinding")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "todo-backend", "namespace": "todo-test"}
-    ]
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-
-
-def test_secret_readers_must_be_workloads() -> None:
-    with pytest.raises(ValidationError, match=r"secret_readers \['web'\] are not in workloads"):
-        RbacArgs(
-            namespace="todo-test",
-            instance="todo",
-            workloads=("backend",),
-            secret_readers=("web",),
-            secret_name="s",
-        )
+def test_workloads_must_be_dns_labels() -> None:
+    with pytest.raises(ValidationError, match=r"workloads='Web_1' is not a valid Kubernetes name"):
+        RbacArgs(namespace="todo-test", instance="todo", workloads=("Web_1",))

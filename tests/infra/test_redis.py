@@ -102,9 +102,12 @@ def test_persists_an_append_only_file_on_a_volume() -> None:
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
 
 
-def test_evicts_before_the_memory_limit() -> None:
+def test_evicts_only_keys_with_a_ttl_before_the_memory_limit() -> None:
+    # Redis also holds Dapr's state store, whose entries carry no TTL: allkeys-lru would evict
+    # saved state silently (issue 11, d). Cache entries and throttle counters carry one.
     server = _server(_objects(RedisSettings(size="small")))
-    assert "--maxmemory 288mb --maxmemory-policy allkeys-lru" in server["command"][-1]
+    assert "--maxmemory 288mb --maxmemory-policy volatile-lru" in server["command"][-1]
+    assert "allkeys" not in server["command"][-1]
     assert server["resources"]["limits"]["memory"] == "384Mi"
 
 

@@ -26,7 +26,7 @@ from tests.infra.manifests import REPO, STACKS, write_user_stack_file
 
 KUBERNETES_VERSIONS = ("1.31.0", "1.33.0")
 """Schemas the manifests must pass strictly: a still-supported release and a recent one."""
-DAPR_KINDS = {"Component", "Configuration", "Subscription"}
+DAPR_KINDS = {"Component", "Configuration"}
 
 
 def _render(stack: str, out: Path) -> list[dict[str, Any]]:

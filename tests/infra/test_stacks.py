@@ -28,8 +28,6 @@ COMMON = {
     "ServiceAccount": 8,
     "Secret": 2,
     "ConfigMap": 4,
-    "Role": 1,
-    "RoleBinding": 1,
     "Service": 8,
     "StatefulSet": 3,
     "Deployment": 4,
@@ -37,15 +35,14 @@ COMMON = {
     "Ingress": 1,
     "Component": 3,
     "Configuration": 1,
-    "Subscription": 4,
 }
 EXPECTED_KINDS = {
     "dev": COMMON,
     # TLS on: the policies include the one admitting the ingress to cert-manager's solver.
-    "staging": {**COMMON, "NetworkPolicy": 15, "PodDisruptionBudget": 1},
+    "staging": {**COMMON, "NetworkPolicy": 13, "PodDisruptionBudget": 1},
     "prod": {
         **COMMON,
-        "NetworkPolicy": 15,
+        "NetworkPolicy": 13,
         "PodDisruptionBudget": 4,
         "HorizontalPodAutoscaler": 2,
     },

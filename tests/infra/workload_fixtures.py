@@ -41,6 +41,5 @@ def frontend_args(**overrides: Any) -> FrontendArgs:
     values: dict[str, Any] = {
         **COMMON,
         "service_account_name": "todo-web",
-        "dapr_config_name": "todo-dapr",
     }
     return FrontendArgs(**{**values, **overrides})

@@ -1,5 +1,9 @@
 """Dapr's pub/sub contract: subscriptions on GET /dapr/subscribe, deliveries on POST.
 
+The subscriptions are the service's own (programmatic): the stacks create no declarative
+Subscription, so topics and routes are defined once, here, from the event kinds the handler
+knows and the settings the native consumer uses too.
+
 Each delivery answers 200 with ``{"status": ...}``: SUCCESS (applied, or already applied),
 RETRY (a transient failure: Dapr redelivers later), DROP (not one of our events: redelivery
 would not help). A failure that is none of these raises and answers 500, which Dapr retries.
@@ -16,6 +20,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import RuntimeDep
+from app.core.config import Settings
 from app.events.cloudevents import EventKind
 from app.events.handler import Outcome, parse
 
@@ -45,9 +50,8 @@ _STATUS: dict[Outcome, DaprStatusValue] = {
 }
 
 
-@router.get("/dapr/subscribe")
-def subscriptions(runtime: RuntimeDep) -> list[DaprSubscription]:
-    settings = runtime.settings
+def dapr_subscriptions(settings: Settings) -> list[DaprSubscription]:
+    """One subscription per event kind: its topic (with the prefix) to its delivery route."""
     return [
         DaprSubscription(
             pubsubname=settings.dapr_pubsub_name,
@@ -56,6 +60,11 @@ def subscriptions(runtime: RuntimeDep) -> list[DaprSubscription]:
         )
         for kind in EventKind
     ]
+
+
+@router.get("/dapr/subscribe")
+def subscriptions(runtime: RuntimeDep) -> list[DaprSubscription]:
+    return dapr_subscriptions(runtime.settings)
 
 
 @router.post(EVENT_ROUTE)
