@@ -21,8 +21,14 @@ from app.events.pruning import Pruner, prune_published_window
 from app.main import create_app
 from app.metrics import Metrics
 from app.models import OutboxEvent, ProcessedEvent, utcnow
-from tests.app.helpers import read_events, value
-from tests.app.test_relay import assert_order_kept, make_events, make_relay, pending
+from tests.app.test_relay import (
+    assert_order_kept,
+    assert_published_once,
+    make_events,
+    make_relay,
+    pending,
+    read_while_running,
+)
 
 WEEK = timedelta(days=7)
 # Generous guard for a thread that must not be waiting on a lock; never reached when it works.
@@ -234,19 +240,8 @@ def test_relays_publish_every_event_in_order_while_pruners_run(
     count = make_events(sessions, tasks=60, updates=4)
     relays = [make_relay(sessions, kafka_bootstrap, topic_prefix, batch_size=40)[0] for _ in "ab"]
     pruners = [make_pruner(sessions, batch_size=50)[0] for _ in "ab"]
-    stop = threading.Event()
-    threads = [threading.Thread(target=w.run, args=(stop,)) for w in [*relays, *pruners]]
-    for thread in threads:
-        thread.start()
-    try:
-        messages = read_events(kafka_bootstrap, topic_prefix, count, timeout=90)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    ids = [value(m)["id"] for m in messages]
-    assert len(ids) == count
-    assert len(set(ids)) == count, "an event was published twice"
+    messages = read_while_running([*relays, *pruners], kafka_bootstrap, topic_prefix, count)
+    assert_published_once(messages, count)
     assert pending(sessions) == 0
     make_pruner(sessions, batch_size=50)[0].run_once()  # whatever the pruners had not reached
     # Only the events just published are left, each once: none was pruned before it was sent.
