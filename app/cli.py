@@ -13,8 +13,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from app import migrate
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, get_settings, setting_errors
 from app.core.logs import configure_logging
 from app.db import make_engine
 from app.metrics import Metrics
@@ -41,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             # Only the API signs tokens: it, not the workers, refuses to start without a key.
             _ = settings.signing_key
+    except ValidationError as exc:
+        for line in setting_errors(exc):
+            print(f"todo-api: invalid settings: {line}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"todo-api: invalid settings: {exc}", file=sys.stderr)
         return 2
@@ -136,9 +142,14 @@ def _relay(settings: Settings) -> int:
     runtime = Runtime.open(settings, Metrics())
     runtime.metrics.watch_backlog(runtime.backlog)
     _serve_metrics(runtime)
+    stop = _stop_on_signals()
+    pruner = threading.Thread(target=runtime.pruner().run, args=(stop,), name="pruner")
+    pruner.start()
     try:
-        runtime.relay().run(_stop_on_signals())
+        runtime.relay().run(stop)
     finally:
+        stop.set()
+        pruner.join()
         runtime.close()
     return 0
 

@@ -31,13 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         backlog = metrics.watch_backlog(runtime.backlog)
         stop = threading.Event()
-        relay_thread = _start_relay(runtime, stop) if settings.relay_runs_in_serve else None
+        workers = _start_relay(runtime, stop) if settings.relay_runs_in_serve else []
         try:
             yield
         finally:
             stop.set()
-            if relay_thread is not None:
-                relay_thread.join()
+            for worker in workers:
+                worker.join()
             metrics.registry.unregister(backlog)
             runtime.close()
 
@@ -55,9 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _start_relay(runtime: Runtime, stop: threading.Event) -> threading.Thread:
-    relay = runtime.relay()
-    thread = threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True)
-    thread.start()
-    log.info("outbox relay running in-process")
-    return thread
+def _start_relay(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    """The relay, and the pruning that goes wherever the relay runs (app.events.pruning)."""
+    threads = [
+        threading.Thread(
+            target=runtime.relay().run, args=(stop,), name="outbox-relay", daemon=True
+        ),
+        threading.Thread(target=runtime.pruner().run, args=(stop,), name="pruner", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("outbox relay and pruning running in-process")
+    return threads

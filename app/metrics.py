@@ -50,6 +50,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.rows_pruned = Counter(
+            "todo_rows_pruned",
+            "Rows deleted because they outlived their retention, by table (outbox: published "
+            "events; processed_events: applied event ids).",
+            ["table"],
+            registry=self.registry,
+        )
         self.cache_errors = Counter(
             "todo_cache_errors",
             "Redis calls that failed; the answer came from the database instead.",

@@ -169,6 +169,8 @@ class ProcessedEvent(Base):
     """Event ids the consumer has applied; the primary key makes a second delivery a no-op."""
 
     __tablename__ = "processed_events"
+    # Pruning finds the oldest ids by time (app.events.pruning); the ids themselves are random.
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,6 +27,7 @@ from app.db import make_engine, make_sessions
 from app.events import outbox
 from app.events.handler import StatsHandler
 from app.events.local import LocalPublisher
+from app.events.pruning import Pruner
 from app.events.relay import KafkaPublisher, Publisher, Relay
 from app.events.wakeup import OutboxWakeup
 from app.metrics import Metrics
@@ -131,6 +132,17 @@ class Runtime:
             idle_seconds=self.settings.relay_idle_seconds,
             max_backoff_seconds=self.settings.relay_max_backoff_seconds,
             wakeup=None if self.settings.is_sqlite else self._wakeup(),
+        )
+
+    def pruner(self) -> Pruner:
+        """Retention of published outbox rows and applied event ids; run where the relay runs."""
+        return Pruner(
+            self.sessions,
+            self.metrics,
+            outbox_retention=timedelta(hours=self.settings.outbox_retention_hours),
+            processed_retention=timedelta(hours=self.settings.processed_event_retention_hours),
+            batch_size=self.settings.prune_batch_size,
+            interval_seconds=self.settings.prune_interval_seconds,
         )
 
     def _wakeup(self) -> OutboxWakeup:

@@ -39,6 +39,23 @@ class AppSettings(SettingsModel):
         description="Feature flags, each exported as TODO_FEATURE_<NAME>=true|false.",
     )
 
+    outbox_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        le=87_600,
+        description="TODO_OUTBOX_RETENTION_HOURS: the relay deletes published outbox rows older "
+        "than this (unpublished rows never).",
+    )
+    processed_event_retention_hours: int = Field(
+        default=336,
+        ge=1,
+        le=87_600,
+        description="TODO_PROCESSED_EVENT_RETENTION_HOURS: the relay deletes applied event ids "
+        "older than this. Must cover how long the topics keep an event readable "
+        "(`topics.retentionHours` + its segment span, at most 24, + 1), or a replay counts "
+        "events twice.",
+    )
+
     forwarded_allow_ips: str | None = Field(
         default=None,
         description="TODO_FORWARDED_ALLOW_IPS: peers whose X-Forwarded-For names the client "
@@ -129,6 +146,8 @@ def app_environment(
         # The migrate init container changes the schema; the app role the API and the relay
         # connect as may not, so they refuse a schema that is behind instead of trying.
         "TODO_MIGRATE_ON_START": "false",
+        "TODO_OUTBOX_RETENTION_HOURS": str(settings.outbox_retention_hours),
+        "TODO_PROCESSED_EVENT_RETENTION_HOURS": str(settings.processed_event_retention_hours),
         "TODO_FORWARDED_ALLOW_IPS": forwarded_allow_ips(
             settings, ingress_networks=ingress_networks
         ),

@@ -1,9 +1,10 @@
 """The service's topics, created by the infra: a Job that converges them on every change.
 
 ``kafka-topics.sh --create --if-not-exists`` makes creation idempotent and ``kafka-configs.sh
---alter`` brings retention and min ISR of existing topics to the declared values, so running
-the Job again is always safe. Partition counts are only set at creation: raising them later
-would move keys to other partitions and break the per-task ordering the service relies on.
+--alter`` brings retention, segment span and min ISR of existing topics to the declared values,
+so running the Job again is always safe. Partition counts are only set at creation: raising
+them later would move keys to other partitions and break the per-task ordering the service
+relies on.
 
 The Job's name carries a hash of what it does, so a settings change runs a new Job, and
 ``pulumi up`` waits for it to complete: the topics exist before anything publishes.
@@ -28,6 +29,8 @@ from infra.workload import container, object_meta, pod_spec, pod_template
 
 TASK_TOPICS: tuple[str, ...] = ("task.created", "task.updated", "task.deleted", "task.completed")
 KAFKA_UID = 1000
+MAX_SEGMENT_HOURS = 24
+"""The longest span of one segment file: seven per partition at prod's 7-day retention."""
 _BIN = "/opt/kafka/bin"
 
 
@@ -40,9 +43,31 @@ class TopicSettings(SettingsModel):
         default=1, ge=1, le=9, description="Copies an acks=all write needs before it succeeds."
     )
     retention_hours: int = Field(
-        default=168, ge=1, le=87600, description="How long events are kept (168 = 7 days)."
+        default=168,
+        ge=1,
+        le=87600,
+        description="How long events are kept (168 = 7 days). Kafka deletes whole segments, "
+        "each spanning at most min(24, this) hours, so an event stays readable up to that "
+        "much longer.",
     )
     size: Size = Field(default="small", description="Resources of the Job's container.")
+
+    @property
+    def segment_hours(self) -> int:
+        """The longest span of one segment file, after which a partition starts a new one
+        (``segment.ms``).
+
+        Kafka deletes whole segments, once their newest event is past the retention, so an
+        event outlives the retention by up to a segment's span: Kafka's default of 7 days would
+        double how long a prod event stays readable.
+        """
+        return min(self.retention_hours, MAX_SEGMENT_HOURS)
+
+    @property
+    def readable_hours(self) -> int:
+        """The longest a consumer may still read an event: the retention, one segment's span,
+        and an hour for the broker's retention check (every 5 minutes by default)."""
+        return self.retention_hours + self.segment_hours + 1
 
     @model_validator(mode="after")
     def _isr_within_replication(self) -> TopicSettings:
@@ -67,7 +92,11 @@ def topics_script(args: KafkaTopicsArgs) -> str:
     s = args.settings
     server = shlex.quote(args.bootstrap)
     retention_ms = s.retention_hours * 3_600_000
-    configs = f"min.insync.replicas={s.min_insync_replicas},retention.ms={retention_ms}"
+    segment_ms = s.segment_hours * 3_600_000
+    configs = (
+        f"min.insync.replicas={s.min_insync_replicas},retention.ms={retention_ms},"
+        f"segment.ms={segment_ms}"
+    )
     lines = [
         "set -eu",
         f"until {_BIN}/kafka-topics.sh --bootstrap-server {server} --list >/dev/null; do",
@@ -81,7 +110,8 @@ def topics_script(args: KafkaTopicsArgs) -> str:
             f" --topic {name} --partitions {s.partitions}"
             f" --replication-factor {s.replication_factor}"
             f" --config min.insync.replicas={s.min_insync_replicas}"
-            f" --config retention.ms={retention_ms}",
+            f" --config retention.ms={retention_ms}"
+            f" --config segment.ms={segment_ms}",
             f"{_BIN}/kafka-configs.sh --bootstrap-server {server} --alter --entity-type topics"
             f" --entity-name {name} --add-config {configs}",
         ]

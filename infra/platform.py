@@ -177,6 +177,15 @@ class PlatformArgs(SettingsModel):
                 f"topics.replicationFactor={self.topics.replication_factor} exceeds "
                 f"kafka.nodes={self.kafka.nodes}: a partition cannot have more copies than nodes"
             )
+        processed, readable = self.app.processed_event_retention_hours, self.topics.readable_hours
+        if processed < readable:
+            raise ValueError(
+                f"app.processedEventRetentionHours={processed} is shorter than the "
+                f"{readable} h an event stays readable with topics.retentionHours="
+                f"{self.topics.retention_hours} (plus up to {self.topics.segment_hours} h "
+                "until its segment is deleted, and 1 h for the broker's check): a consumer "
+                "replaying the topics would apply events whose ids were pruned a second time"
+            )
         if self.autoscaling.enabled:
             for workload, bounds in (
                 ("backend", self.autoscaling.backend),

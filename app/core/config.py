@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -157,6 +157,29 @@ class Settings(BaseSettings):
     relay_max_backoff_seconds: float = Field(
         30.0, gt=0, le=600, description="Cap of the exponential backoff while the broker is away."
     )
+    outbox_retention_hours: int = Field(
+        168,
+        ge=1,
+        le=87_600,
+        description="Published outbox rows older than this are deleted (by the process that runs "
+        "the relay); unpublished rows are kept however old.",
+    )
+    processed_event_retention_hours: int = Field(
+        336,
+        ge=1,
+        le=87_600,
+        description="Applied event ids older than this are deleted. Keep them longer than the "
+        "topics keep events (the stack checks it): a replayed event whose id is gone counts twice.",
+    )
+    prune_interval_seconds: float = Field(
+        300, ge=1, le=86_400, description="Pause between two pruning passes of the relay."
+    )
+    prune_batch_size: int = Field(
+        1_000,
+        ge=1,
+        le=100_000,
+        description="Rows deleted per statement (one short transaction each) while pruning.",
+    )
     event_source: str = Field("/todo-api", description="CloudEvents `source` of our events.")
     dapr_pubsub_name: str = Field("pubsub", description="Dapr pub/sub component we subscribe to.")
     dapr_app_token: SecretStr | None = Field(
@@ -260,6 +283,26 @@ class Settings(BaseSettings):
                 "(only the embedded default may generate a development key)"
             )
         return self.jwt_secret.get_secret_value()
+
+
+def setting_errors(error: ValidationError) -> list[str]:
+    """One line per problem, naming the variable (``TODO_RELAY_BATCH_SIZE``), not the field.
+
+    A credential's value is never repeated: the error would print it.
+    """
+    lines: list[str] = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:
+            lines.append(message)
+            continue
+        field = str(problem["loc"][0])
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        if field in SECRET_FILE_SETTINGS or problem["type"] == "missing":
+            lines.append(f"{variable}: {message}")
+        else:
+            lines.append(f"{variable}: {message} (got {problem['input']!r})")
+    return lines
 
 
 @lru_cache(maxsize=1)

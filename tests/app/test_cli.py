@@ -136,7 +136,7 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        "todo-api: the database schema is at no revision, this version needs 0002; run "
+        "todo-api: the database schema is at no revision, this version needs 0003; run "
         "`todo-api migrate`, or set TODO_MIGRATE_ON_START=true so that it migrates as it starts"
     )
     assert "Traceback" not in done.stderr
@@ -176,6 +176,23 @@ def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path)
     assert "TODO_JWT_SECRET is required" in done.stderr
 
 
+def test_a_bad_retention_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [TODO_API, "relay"],
+        cwd=tmp_path,
+        env=_env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "todo-api: invalid settings: TODO_PROCESSED_EVENT_RETENTION_HOURS: Input should be "
+        "greater than or equal to 1 (got '0')"
+    )
+
+
 def test_relay_serves_metrics_and_stops_cleanly_on_sigterm(
     serve: Callable[..., subprocess.Popen[str]], tmp_path: Path, kafka_bootstrap: str
 ) -> None:
@@ -187,16 +204,20 @@ def test_relay_serves_metrics_and_stops_cleanly_on_sigterm(
         TODO_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
         TODO_METRICS_PORT=str(port),
     )
+    # The pruning thread beside the relay counts its first pass (nothing to prune yet).
+    pruned = 'todo_rows_pruned_total{table="processed_events"} 0.0'
     deadline = time.monotonic() + 30
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
-                metrics = response.read().decode()
-            break
+                metrics = response.read().decode().splitlines()
+            if pruned in metrics:
+                break
         except OSError:
             assert process.poll() is None, "the relay should keep running"
-            assert time.monotonic() < deadline, "no metrics within 30s"
-            time.sleep(0.2)
-    assert "todo_outbox_backlog 0.0" in metrics.splitlines()
+        assert time.monotonic() < deadline, "no metrics of a pruning pass within 30s"
+        time.sleep(0.2)
+    assert "todo_outbox_backlog 0.0" in metrics
+    assert 'todo_rows_pruned_total{table="outbox"} 0.0' in metrics
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0

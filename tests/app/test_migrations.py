@@ -43,7 +43,7 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
     assert _tables(empty_engine) == set()
     migrate.upgrade(empty_engine)
     assert _tables(empty_engine) == TABLES
-    assert _revision(empty_engine) == "0002"
+    assert _revision(empty_engine) == "0003"
     migrate.downgrade(empty_engine, "base")
     assert _tables(empty_engine) == set()
     assert _revision(empty_engine) is None
@@ -54,7 +54,7 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
 def test_upgrade_is_idempotent(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine)
     migrate.upgrade(empty_engine)
-    assert _revision(empty_engine) == "0002"
+    assert _revision(empty_engine) == "0003"
 
 
 def test_migrated_schema_matches_the_models(empty_engine: Engine) -> None:

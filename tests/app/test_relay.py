@@ -113,6 +113,26 @@ def assert_order_kept(messages: list, sessions: sessionmaker[Session]) -> None:
         assert sorted(e for _, e in stamps) == sorted(expected[task])
 
 
+def read_while_running(workers: list[Any], bootstrap: str, prefix: str, count: int) -> list[Any]:
+    """Run the workers (relays, pruners) in threads until ``count`` events were read."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=worker.run, args=(stop,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        return read_events(bootstrap, prefix, count, timeout=90)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def assert_published_once(messages: list[Any], count: int) -> None:
+    ids = [value(m)["id"] for m in messages]
+    assert len(ids) == count
+    assert len(set(ids)) == count, "an event was published twice"
+
+
 def pending(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return outbox.backlog(session)
@@ -150,19 +170,8 @@ def test_two_relays_never_publish_twice_and_keep_order_per_task(
 ) -> None:
     count = make_events(sessions, tasks=100, updates=5)
     relays = [make_relay(sessions, kafka_bootstrap, topic_prefix, batch_size=40)[0] for _ in "ab"]
-    stop = threading.Event()
-    threads = [threading.Thread(target=relay.run, args=(stop,)) for relay in relays]
-    for thread in threads:
-        thread.start()
-    try:
-        messages = read_events(kafka_bootstrap, topic_prefix, count, timeout=90)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    ids = [value(m)["id"] for m in messages]
-    assert len(ids) == count
-    assert len(set(ids)) == count, "an event was published twice"
+    messages = read_while_running(relays, kafka_bootstrap, topic_prefix, count)
+    assert_published_once(messages, count)
     assert_order_kept(messages, sessions)
     assert pending(sessions) == 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import EMBEDDED_DATABASE_URL, Settings
+from app.core.config import EMBEDDED_DATABASE_URL, Settings, setting_errors
 
 POSTGRES = "postgresql+psycopg://todo:todo@db:5432/todo"
 
@@ -103,7 +103,15 @@ def test_a_missing_secret_file_names_the_variable(
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("TODO_LOG_LEVEL", "loud"), ("TODO_RELAY_BATCH_SIZE", "0"), ("TODO_JWT_TTL_MINUTES", "x")],
+    [
+        ("TODO_LOG_LEVEL", "loud"),
+        ("TODO_RELAY_BATCH_SIZE", "0"),
+        ("TODO_JWT_TTL_MINUTES", "x"),
+        ("TODO_OUTBOX_RETENTION_HOURS", "0"),
+        ("TODO_PROCESSED_EVENT_RETENTION_HOURS", "87601"),
+        ("TODO_PRUNE_INTERVAL_SECONDS", "0"),
+        ("TODO_PRUNE_BATCH_SIZE", "many"),
+    ],
 )
 def test_bad_values_name_the_setting(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
@@ -111,3 +119,23 @@ def test_bad_values_name_the_setting(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=variable.removeprefix("TODO_").lower()):
         Settings()
+
+
+def test_setting_errors_name_the_variable_and_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TODO_OUTBOX_RETENTION_HOURS", "0")
+    monkeypatch.setenv("TODO_PRUNE_BATCH_SIZE", "many")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert setting_errors(caught.value) == [
+        "TODO_OUTBOX_RETENTION_HOURS: Input should be greater than or equal to 1 (got '0')",
+        "TODO_PRUNE_BATCH_SIZE: Input should be a valid integer, unable to parse string as an "
+        "integer (got 'many')",
+    ]
+
+
+def test_setting_errors_never_repeat_a_credential() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate({"database_url": ["postgresql://todo:hunter2@db/todo"]})
+    (line,) = setting_errors(caught.value)
+    assert line.startswith("TODO_DATABASE_URL: ")
+    assert "hunter2" not in line

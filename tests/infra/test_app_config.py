@@ -31,13 +31,20 @@ def _data(settings: AppSettings, *, ingress_networks: tuple[str, ...] = ()) -> d
 
 
 def test_settings_configmap_holds_the_service_settings() -> None:
-    settings = AppSettings(log_level="warning", features={"dark_mode": True, "beta": False})
+    settings = AppSettings(
+        log_level="warning",
+        features={"dark_mode": True, "beta": False},
+        outbox_retention_hours=48,
+        processed_event_retention_hours=400,
+    )
     assert _data(settings) == {
         "TODO_KAFKA_BOOTSTRAP_SERVERS": "k:9092",
         "TODO_DATABASE_MIGRATION_ROLE": "todo_migrator",
         "TODO_LOG_LEVEL": "warning",
         "TODO_RELAY_IN_PROCESS": "false",
         "TODO_MIGRATE_ON_START": "false",
+        "TODO_OUTBOX_RETENTION_HOURS": "48",
+        "TODO_PROCESSED_EVENT_RETENTION_HOURS": "400",
         "TODO_FORWARDED_ALLOW_IPS": "127.0.0.1",
         "TODO_FEATURE_BETA": "false",
         "TODO_FEATURE_DARK_MODE": "true",

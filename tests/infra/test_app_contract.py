@@ -118,6 +118,13 @@ def test_the_service_accepts_what_each_container_is_given(
         settings = Settings()
         assert settings.database_url == secrets["TODO_DATABASE_URL"], where
         assert settings.relay_in_process is False, where
+        # The retention the stack validated against the topics is the one the relay prunes by.
+        assert settings.outbox_retention_hours == config.app.outbox_retention_hours, where
+        assert (
+            settings.processed_event_retention_hours
+            == config.app.processed_event_retention_hours
+            >= config.topics.readable_hours
+        ), where
         if container["name"] == "migrate":
             assert settings.database_admin_url == secrets["TODO_DATABASE_ADMIN_URL"]
             # The role the migration makes is the one the API and the relay log in as.

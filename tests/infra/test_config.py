@@ -97,6 +97,25 @@ def test_overrides_merge_into_the_profile() -> None:
             r"todo-evolution:topics: minInsyncReplicas=3 exceeds replicationFactor=2",
         ),
         (
+            {"app": {"outboxRetentionHours": 0}},
+            r"todo-evolution:app\.outboxRetentionHours: .*greater than or equal to 1",
+        ),
+        (
+            {"app": {"processedEventRetentionHours": "a week"}},
+            r"todo-evolution:app\.processedEventRetentionHours: .*valid integer.*'a week'",
+        ),
+        (
+            # prod keeps events 168 h; a segment may outlive that by 24 h, the check by 1 h.
+            {"app": {"processedEventRetentionHours": 192}},
+            r"app\.processedEventRetentionHours=192 is shorter than the 193 h an event stays "
+            r"readable with topics\.retentionHours=168",
+        ),
+        (
+            {"topics": {"retentionHours": 720}},
+            r"app\.processedEventRetentionHours=336 is shorter than the 745 h .*"
+            r"topics\.retentionHours=720",
+        ),
+        (
             {"frontend": {"replicas": 2, "minAvailable": 2}},
             r"todo-evolution:frontend: minAvailable=2 must be below replicas=2",
         ),
@@ -218,7 +237,14 @@ def test_merge_is_deep_and_replaces_scalars_and_lists() -> None:
     assert base == {"a": {"b": 1, "c": [1]}, "d": 1}
 
 
-def test_the_program_fails_before_registering(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [{"bogus": 1}, {"app": {"processedEventRetentionHours": 24}}],
+    ids=["unknown key", "event ids kept shorter than the topics keep events"],
+)
+def test_the_program_fails_before_registering(
+    monkeypatch: pytest.MonkeyPatch, overrides: dict[str, object]
+) -> None:
     registered: list[str] = []
 
     def refuse(*_args: object, **_kwargs: object) -> None:
@@ -226,8 +252,14 @@ def test_the_program_fails_before_registering(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr("stacks.program.TodoPlatform", refuse)
     with pytest.raises(StackConfigError):
-        record(run, settings=settings(bogus=1), secret_keys=set(SECRETS))
+        record(run, settings=settings(**overrides), secret_keys=set(SECRETS))
     assert registered == []
+
+
+def test_event_ids_may_be_kept_exactly_as_long_as_events_stay_readable() -> None:
+    config = load(app={"processedEventRetentionHours": 193, "outboxRetentionHours": 1})
+    assert config.app.processed_event_retention_hours == config.topics.readable_hours == 193
+    assert config.app.outbox_retention_hours == 1
 
 
 def test_settings_come_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:

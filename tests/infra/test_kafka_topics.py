@@ -41,7 +41,19 @@ def test_creates_each_task_topic_only_if_missing() -> None:
 
 def test_retention_and_min_isr_converge_on_existing_topics() -> None:
     script = topics_script(_args())
-    assert "--add-config min.insync.replicas=2,retention.ms=604800000" in script
+    assert "--add-config min.insync.replicas=2,retention.ms=604800000,segment.ms=86400000" in script
+
+
+@pytest.mark.parametrize(("retention", "segment"), [(168, 24), (24, 24), (6, 6)])
+def test_segments_span_at_most_a_day_so_events_outlive_the_retention_by_at_most_that(
+    retention: int, segment: int
+) -> None:
+    # Kafka deletes whole segments: an event stays readable until its segment's newest one
+    # passes the retention. Its default segment span, 7 days, would double prod's retention.
+    settings = TopicSettings(retention_hours=retention)
+    script = topics_script(_args(settings))
+    assert f"--config segment.ms={segment * 3_600_000}" in script
+    assert settings.readable_hours == retention + segment + 1
 
 
 def test_waits_for_the_brokers_first() -> None:
