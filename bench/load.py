@@ -20,6 +20,8 @@ from bench.http import HttpPool, HttpTransportError
 
 REGISTER = "/api/v1/auth/register"
 TASKS = "/api/v1/tasks"
+# How many writes `steady_writes` keeps open at once.
+MAX_IN_FLIGHT = 64
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ async def steady_writes(
     writer: TaskWriter,
     rate: float,
     count: int,
-    max_in_flight: int = 64,
+    max_in_flight: int = MAX_IN_FLIGHT,
     *,
     log: WriteLog | None = None,
     stop: asyncio.Event | None = None,

@@ -28,6 +28,21 @@ def _env(**settings: str) -> dict[str, str]:
     return {**env, **settings}
 
 
+def _run_cli(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One `todo-api` command run to its end; the caller reads its exit code and output."""
+    return subprocess.run(
+        [TODO_API, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GUARD_S,
+        check=False,
+    )
+
+
 def _get(url: str) -> tuple[int, dict]:
     with urllib.request.urlopen(url, timeout=2) as response:
         return response.status, json.loads(response.read())
@@ -126,14 +141,10 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _empty_database(backend, request, tmp_path)
-    done = subprocess.run(
-        [TODO_API, "serve", "--port", str(dead_port())],
+    done = _run_cli(
+        ["serve", "--port", str(dead_port())],
+        _env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
         cwd=tmp_path,
-        env=_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
@@ -149,14 +160,7 @@ def test_migrate_brings_an_empty_postgres_database_to_head(
     url = new_postgres(migrated=False)
     # As in the cluster: only the database URL, as a mounted file, and no signing key.
     (tmp_path / "database-url").write_text(url + "\n")
-    done = subprocess.run(
-        [TODO_API, "migrate"],
-        env=_env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run_cli(["migrate"], _env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")))
     assert done.returncode == 0, done.stderr
     engine = make_engine(make_settings(url))
     assert "outbox" in inspect(engine).get_table_names()
@@ -164,29 +168,17 @@ def test_migrate_brings_an_empty_postgres_database_to_head(
 
 
 def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [TODO_API, "serve", "--port", str(dead_port())],
+    done = _run_cli(
+        ["serve", "--port", str(dead_port())],
+        _env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
         cwd=tmp_path,
-        env=_env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     assert done.returncode == 2
     assert "TODO_JWT_SECRET is required" in done.stderr
 
 
 def test_a_bad_retention_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [TODO_API, "relay"],
-        cwd=tmp_path,
-        env=_env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run_cli(["relay"], _env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "todo-api: invalid settings: TODO_PROCESSED_EVENT_RETENTION_HOURS: Input should be "
