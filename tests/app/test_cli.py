@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,43 +15,13 @@ from sqlalchemy import inspect
 
 from app.db import make_engine
 from bench.processes import GUARD_S
-from tests.app.conftest import SECRET, make_settings
+from tests.app.conftest import SECRET, TODO_API, cli_env, make_settings
 from tests.app.helpers import dead_port
-
-TODO_API = str(Path(sys.executable).with_name("todo-api"))
-
-
-def _env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
-    return {**env, **settings}
 
 
 def _get(url: str) -> tuple[int, dict]:
     with urllib.request.urlopen(url, timeout=2) as response:
         return response.status, json.loads(response.read())
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str, **settings: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [TODO_API, *args],
-            cwd=tmp_path,
-            env=_env(**settings),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_serve_with_no_settings_runs_the_embedded_default(
@@ -129,7 +97,7 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
     done = subprocess.run(
         [TODO_API, "serve", "--port", str(dead_port())],
         cwd=tmp_path,
-        env=_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
+        env=cli_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -151,7 +119,7 @@ def test_migrate_brings_an_empty_postgres_database_to_head(
     (tmp_path / "database-url").write_text(url + "\n")
     done = subprocess.run(
         [TODO_API, "migrate"],
-        env=_env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")),
+        env=cli_env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")),
         capture_output=True,
         text=True,
         timeout=60,
@@ -167,7 +135,7 @@ def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path)
     done = subprocess.run(
         [TODO_API, "serve", "--port", str(dead_port())],
         cwd=tmp_path,
-        env=_env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
+        env=cli_env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -181,7 +149,7 @@ def test_a_bad_retention_exits_2_naming_the_variable(tmp_path: Path) -> None:
     done = subprocess.run(
         [TODO_API, "relay"],
         cwd=tmp_path,
-        env=_env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"),
+        env=cli_env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"),
         capture_output=True,
         text=True,
         timeout=60,
