@@ -33,7 +33,7 @@ from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
 from infra.secrets import DATABASE_URL_KEY, credential_files
 from infra.security import scratch_volume
-from infra.workload import container, scrape_annotations
+from infra.workload import METRICS_PORT_NAME, container, scrape_annotations
 
 METRICS_PORT = 9102
 """Where ``todo-api relay`` serves /metrics (``TODO_METRICS_PORT``)."""
@@ -73,7 +73,9 @@ class Relay(pulumi.ComponentResource):
             size=args.size,
             command=["todo-api", "relay"],
             ports=[
-                core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")
+                core.ContainerPortArgs(
+                    name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"
+                )
             ],
             env=[
                 core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT)),
@@ -85,7 +87,7 @@ class Relay(pulumi.ComponentResource):
                 credentials.mount,
             ],
             probes=http_probes(
-                port="metrics",
+                port=METRICS_PORT_NAME,
                 liveness_path=PROBE_PATH,
                 readiness_path=PROBE_PATH,
                 startup_seconds=args.startup_seconds,
