@@ -24,6 +24,11 @@ from infra.labels import unversioned_labels
 from infra.naming import child_name
 from infra.workload import object_meta
 
+CRDS: tuple[str, ...] = (
+    "podmonitors.monitoring.coreos.com",
+    "prometheusrules.monitoring.coreos.com",
+)
+"""The Prometheus Operator's CRDs the stack's monitoring objects need."""
 _DURATION = re.compile(r"^[1-9][0-9]*(s|m)$")
 
 

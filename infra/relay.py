@@ -13,8 +13,8 @@ CPU per run: with readiness every 10 s and liveness every 20 s, some 45m CPU per
 ``small`` relay's request. It also failed liveness during a database outage, restarting relays
 that recover by themselves, just as restarting them would not bring Kafka back. Readiness has
 no Service to gate, only rollouts and the PDB, and the API's init containers already hold a
-rollout until PostgreSQL answers. A stalled loop shows in the metrics instead: alert on
-``todo_outbox_backlog`` rising while ``todo_events_published_total`` stays flat.
+rollout until PostgreSQL answers. A stalled loop shows in the metrics instead: the age of the
+oldest unpublished event, ``todo_outbox_oldest_age_seconds``, grows (alert ``TodoOutboxStale``).
 
 The probe asks only for ``todo_events_published``: an unfiltered scrape also counts the outbox
 backlog in PostgreSQL, which would make each probe a query and its answer time depend on the

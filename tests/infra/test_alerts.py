@@ -18,6 +18,7 @@ import yaml
 
 from infra.alerts import AlertRules, AlertRulesArgs, AlertThresholds, alerts, rule_groups, series
 from infra.exporter_metrics import EXPORTERS
+from tests.infra.manifests import REPO
 from tests.infra.mock_run import one, run
 
 NS = "todo-app"
@@ -332,6 +333,12 @@ def test_every_selector_is_scoped_to_the_stacks_namespace() -> None:
         assert alert.metrics, alert.name
         selectors = alert.expr.count("{")
         assert selectors == alert.expr.count(f'{{namespace="{NS}"'), alert.name
+
+
+def test_every_alert_is_documented() -> None:
+    guide = (REPO / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    for alert in alerts(NS, LIMITS):
+        assert f"| `{alert.name}` | {alert.severity} |" in guide, alert.name
 
 
 def test_every_pinned_exporter_was_checked_at_its_version() -> None:
