@@ -482,8 +482,16 @@ class TodoPlatform(pulumi.ComponentResource):
             _monitoring(
                 name,
                 args,
-                backend=backend,
-                relay=relay,
+                targets=tuple(
+                    ScrapeTarget(component=component, selector=selector, port=port)
+                    for component, selector, port in (
+                        ("backend", backend.selector, HTTP_PORT_NAME),
+                        ("relay", relay.selector, METRICS_PORT_NAME),
+                        ("postgres", postgres.selector, METRICS_PORT_NAME),
+                        ("redis", redis.selector, METRICS_PORT_NAME),
+                        ("kafka-exporter", kafka.exporter_selector, METRICS_PORT_NAME),
+                    )
+                ),
                 opts=pulumi.ResourceOptions(
                     parent=self, depends_on=[namespace, *addons.monitoring_ready]
                 ),
@@ -537,29 +545,14 @@ def _workload(
 
 
 def _monitoring(
-    name: str, args: PlatformArgs, *, backend: Backend, relay: Relay, opts: pulumi.ResourceOptions
+    name: str,
+    args: PlatformArgs,
+    *,
+    targets: tuple[ScrapeTarget, ...],
+    opts: pulumi.ResourceOptions,
 ) -> None:
     """PodMonitors for every pod that serves metrics, and the alerts that read them."""
     instance = args.instance
-    targets = (
-        ScrapeTarget(component="backend", selector=backend.selector, port=HTTP_PORT_NAME),
-        ScrapeTarget(component="relay", selector=relay.selector, port=METRICS_PORT_NAME),
-        ScrapeTarget(
-            component="postgres",
-            selector=postgres_names(instance, args.postgres.image).selector,
-            port=METRICS_PORT_NAME,
-        ),
-        ScrapeTarget(
-            component="redis",
-            selector=redis_names(instance, args.redis.image).selector,
-            port=METRICS_PORT_NAME,
-        ),
-        ScrapeTarget(
-            component="kafka-exporter",
-            selector=selector_labels("kafka-exporter", instance, "kafka-exporter"),
-            port=METRICS_PORT_NAME,
-        ),
-    )
     PodMonitors(
         f"{name}-pod-monitors",
         PodMonitorsArgs(
