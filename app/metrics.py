@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from app.events.outbox import Backlog
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +66,34 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_backlog(self, count: Callable[[], int]) -> Collector:
-        """Export the outbox backlog, counted when scraped; returns it for ``unregister``."""
-        collector = _BacklogCollector(count)
+    def watch_backlog(self, read: Callable[[], Backlog]) -> Collector:
+        """Export the outbox backlog, read when scraped; returns it for ``unregister``."""
+        collector = _BacklogCollector(read)
         self.registry.register(collector)
         return collector
 
 
+BACKLOG = "todo_outbox_backlog"
+BACKLOG_HELP = "Outbox events not yet published."
+BACKLOG_AGE = "todo_outbox_oldest_age_seconds"
+BACKLOG_AGE_HELP = "Age of the oldest outbox event not yet published; 0 when none waits."
+
+
 class _BacklogCollector(Collector):
-    def __init__(self, count: Callable[[], int]) -> None:
-        self._count = count
+    def __init__(self, read: Callable[[], Backlog]) -> None:
+        self._read = read
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily("todo_outbox_backlog", "Outbox events not yet published.")
+        yield GaugeMetricFamily(BACKLOG, BACKLOG_HELP)
+        yield GaugeMetricFamily(BACKLOG_AGE, BACKLOG_AGE_HELP)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            value = self._count()
+            backlog = self._read()
         except Exception:  # a scrape must not fail because the database is away
             log.warning("outbox backlog not exported: database unavailable", exc_info=True)
             return
+        yield GaugeMetricFamily(BACKLOG, BACKLOG_HELP, value=backlog.count)
         yield GaugeMetricFamily(
-            "todo_outbox_backlog", "Outbox events not yet published.", value=value
+            BACKLOG_AGE, BACKLOG_AGE_HELP, value=backlog.oldest_age_seconds(datetime.now(UTC))
         )

@@ -153,8 +153,8 @@ class Runtime:
             connect_timeout=self.settings.database_connect_timeout_seconds,
         )
 
-    def backlog(self) -> int:
-        """Unpublished outbox rows (for the backlog gauge)."""
+    def backlog(self) -> outbox.Backlog:
+        """Unpublished outbox rows and the oldest one's time (for the backlog gauges)."""
         with self.sessions() as session:
             return outbox.backlog(session)
 

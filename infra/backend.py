@@ -33,7 +33,7 @@ from infra.secrets import (
 )
 from infra.security import scratch_volume
 from infra.sizes import Size
-from infra.workload import container, scrape_annotations
+from infra.workload import HTTP_PORT_NAME, container, scrape_annotations
 
 API_PORT = 8000
 """The port ``todo-api serve`` listens on; /healthz, /readyz and /metrics live there too."""
@@ -140,12 +140,14 @@ class Backend(ServedApp):
             size=args.size,
             # Binding all interfaces is what a pod's only container must do to be reachable.
             command=["todo-api", "serve", "--host", "0.0.0.0", "--port", str(API_PORT)],  # noqa: S104
-            ports=[core.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
+            ports=[
+                core.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=API_PORT, protocol="TCP")
+            ],
             env=api_secrets.env,
             env_from=env_from,
             volume_mounts=[tmp, api_secrets.mount],
             probes=http_probes(
-                port="http",
+                port=HTTP_PORT_NAME,
                 liveness_path="/healthz",
                 readiness_path="/readyz",
                 startup_seconds=args.startup_seconds,

@@ -50,6 +50,7 @@ from infra.stateful import (
     volume_claim,
 )
 from infra.workload import (
+    METRICS_PORT_NAME,
     TAKE_BACK_FIELDS,
     ZoneSpread,
     anti_affinity,
@@ -332,8 +333,8 @@ class Kafka(pulumi.ComponentResource):
                 f"--kafka.version={PROTOCOL_VERSION}",
                 f"--web.listen-address=:{EXPORTER_PORT}",
             ],
-            ports=[core.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT)],
-            probes=tcp_probes(port="metrics", startup_seconds=300),
+            ports=[core.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=EXPORTER_PORT)],
+            probes=tcp_probes(port=METRICS_PORT_NAME, startup_seconds=300),
         )
         apps.Deployment(
             f"{name}-exporter",

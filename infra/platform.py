@@ -20,6 +20,8 @@ import pulumi
 from pydantic import Field, SecretStr, model_validator
 
 from infra.addons import AddonsSettings, ClusterAddons, ClusterAddonsArgs, check_for_cloud
+from infra.addons.kube_prometheus_stack import NAMESPACE as MONITORING_NAMESPACE
+from infra.alerts import AlertRules, AlertRulesArgs
 from infra.app_config import AppConfig, AppConfigArgs, AppSettings, config_map_name
 from infra.autoscaling import Autoscaler, AutoscalerArgs, AutoscalingSettings, ReplicaRange
 from infra.backend import API_PORT, Backend, BackendArgs
@@ -38,6 +40,7 @@ from infra.kafka import EXPORTER_PORT as KAFKA_EXPORTER_PORT
 from infra.kafka import Kafka, KafkaArgs, KafkaSettings, bootstrap_servers, kafka_names
 from infra.kafka_topics import KafkaTopics, KafkaTopicsArgs, TopicSettings
 from infra.labels import PinnedImage, selector_labels
+from infra.monitoring import MonitoringSettings, PodMonitors, PodMonitorsArgs, ScrapeTarget
 from infra.namespace import Namespace, NamespaceArgs
 from infra.naming import child_name, require_dns_label
 from infra.network_policies import (
@@ -66,7 +69,7 @@ from infra.secrets import (
     secret_name,
 )
 from infra.sizes import Size
-from infra.workload import ZoneSpread
+from infra.workload import HTTP_PORT_NAME, METRICS_PORT_NAME, ZoneSpread
 
 WORKLOADS: tuple[str, ...] = (
     "backend",
@@ -156,7 +159,12 @@ class PlatformArgs(SettingsModel):
     )
     addons: AddonsSettings = Field(
         default_factory=AddonsSettings,
-        description="Cluster add-ons: ingress-nginx, cert-manager, Dapr, metrics-server; all off.",
+        description="Cluster add-ons: ingress-nginx, cert-manager, Dapr, metrics-server, "
+        "kube-prometheus-stack; all off.",
+    )
+    monitoring: MonitoringSettings = Field(
+        default_factory=MonitoringSettings,
+        description="PodMonitors and alerts for the Prometheus Operator (docs/monitoring.md).",
     )
     postgres_password: SecretStr = Field(
         min_length=16, description="Database password (secret config, at least 16 characters)."
@@ -199,6 +207,17 @@ class PlatformArgs(SettingsModel):
                         "the autoscaler may scale down to that many pods"
                     )
         check_for_cloud(self.addons, self.cluster.provider, self.ingress.class_name)
+        scraper = self.network_policies.monitoring_namespace
+        if (
+            self.addons.kube_prometheus_stack.enabled
+            and self.network_policies.enabled
+            and scraper != MONITORING_NAMESPACE
+        ):
+            raise ValueError(
+                f"networkPolicies.monitoringNamespace={scraper!r} must be "
+                f"{MONITORING_NAMESPACE!r}, where addons.kubePrometheusStack.enabled=true runs "
+                "Prometheus: the policies would keep it from scraping the pods"
+            )
         if self.network_policies.enabled:
             ingress_peers(self.network_policies, self.ingress.class_name)
         return self
@@ -459,6 +478,24 @@ class TodoPlatform(pulumi.ComponentResource):
                 ),
             )
             self.url = ingress.url
+        if args.monitoring.enabled:
+            _monitoring(
+                name,
+                args,
+                targets=tuple(
+                    ScrapeTarget(component=component, selector=selector, port=port)
+                    for component, selector, port in (
+                        ("backend", backend.selector, HTTP_PORT_NAME),
+                        ("relay", relay.selector, METRICS_PORT_NAME),
+                        ("postgres", postgres.selector, METRICS_PORT_NAME),
+                        ("redis", redis.selector, METRICS_PORT_NAME),
+                        ("kafka-exporter", kafka.exporter_selector, METRICS_PORT_NAME),
+                    )
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[namespace, *addons.monitoring_ready]
+                ),
+            )
         if args.network_policies.enabled:
             NetworkPolicies(
                 f"{name}-network-policies",
@@ -505,6 +542,34 @@ def _workload(
         fields["replicas"] = autoscaled.min_replicas
         fields["autoscaled"] = True
     return fields
+
+
+def _monitoring(
+    name: str,
+    args: PlatformArgs,
+    *,
+    targets: tuple[ScrapeTarget, ...],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """PodMonitors for every pod that serves metrics, and the alerts that read them."""
+    instance = args.instance
+    PodMonitors(
+        f"{name}-pod-monitors",
+        PodMonitorsArgs(
+            namespace=args.namespace, instance=instance, settings=args.monitoring, targets=targets
+        ),
+        opts=opts,
+    )
+    AlertRules(
+        f"{name}-alerts",
+        AlertRulesArgs(
+            namespace=args.namespace,
+            instance=instance,
+            thresholds=args.monitoring.alerts,
+            labels=args.monitoring.labels,
+        ),
+        opts=opts,
+    )
 
 
 def _network_policies_args(

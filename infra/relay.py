@@ -13,8 +13,8 @@ CPU per run: with readiness every 10 s and liveness every 20 s, some 45m CPU per
 ``small`` relay's request. It also failed liveness during a database outage, restarting relays
 that recover by themselves, just as restarting them would not bring Kafka back. Readiness has
 no Service to gate, only rollouts and the PDB, and the API's init containers already hold a
-rollout until PostgreSQL answers. A stalled loop shows in the metrics instead: alert on
-``todo_outbox_backlog`` rising while ``todo_events_published_total`` stays flat.
+rollout until PostgreSQL answers. A stalled loop shows in the metrics instead: the age of the
+oldest unpublished event, ``todo_outbox_oldest_age_seconds``, grows (alert ``TodoOutboxStale``).
 
 The probe asks only for ``todo_events_published``: an unfiltered scrape also counts the outbox
 backlog in PostgreSQL, which would make each probe a query and its answer time depend on the
@@ -33,7 +33,7 @@ from infra.deployment import AppLabels, AppWorkloadArgs, app_workload
 from infra.probes import http_probes
 from infra.secrets import DATABASE_URL_KEY, credential_files
 from infra.security import scratch_volume
-from infra.workload import container, scrape_annotations
+from infra.workload import METRICS_PORT_NAME, container, scrape_annotations
 
 METRICS_PORT = 9102
 """Where ``todo-api relay`` serves /metrics (``TODO_METRICS_PORT``)."""
@@ -73,7 +73,9 @@ class Relay(pulumi.ComponentResource):
             size=args.size,
             command=["todo-api", "relay"],
             ports=[
-                core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")
+                core.ContainerPortArgs(
+                    name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"
+                )
             ],
             env=[
                 core.EnvVarArgs(name="TODO_METRICS_PORT", value=str(METRICS_PORT)),
@@ -85,7 +87,7 @@ class Relay(pulumi.ComponentResource):
                 credentials.mount,
             ],
             probes=http_probes(
-                port="metrics",
+                port=METRICS_PORT_NAME,
                 liveness_path=PROBE_PATH,
                 readiness_path=PROBE_PATH,
                 startup_seconds=args.startup_seconds,

@@ -20,10 +20,13 @@ from infra.labels import PinnedImage, image_version, selector_labels, standard_l
 from infra.naming import child_name, require_dns_label
 from infra.probes import http_probes
 from infra.sizes import Size
-from infra.workload import container, object_meta, pod_template, scrape_annotations
-
-METRICS_PORT_NAME = "metrics"
-"""The exporter sidecar's container, port and Service port name."""
+from infra.workload import (
+    METRICS_PORT_NAME,
+    container,
+    object_meta,
+    pod_template,
+    scrape_annotations,
+)
 
 
 class StorageSettings(SettingsModel):

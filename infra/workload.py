@@ -133,6 +133,13 @@ def pod_template(
     )
 
 
+HTTP_PORT_NAME = "http"
+"""The container port of an HTTP server (the API's, the web UI's)."""
+METRICS_PORT_NAME = "metrics"
+"""The container port of a process that serves only metrics (the relay, the exporters); the
+PodMonitors (``infra/monitoring.py``) scrape ports by these names."""
+
+
 def scrape_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
     """The pod annotations Prometheus' Kubernetes service discovery looks for."""
     return {

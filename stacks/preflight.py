@@ -9,10 +9,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.cluster import NoCluster
 from infra.dapr.resources import CRDS as DAPR_CRDS
+from infra.monitoring import CRDS as MONITORING_CRDS
 from stacks.config import PROJECT, SECRET_KEYS, StackConfig, stack_config
 from stacks.render import stack_file_settings, with_placeholders
 
@@ -52,28 +54,60 @@ def require_secrets(stack: str, config: dict[str, object], secret: Iterable[str]
         raise PreflightError(f"stack {stack} lacks the secret(s) {', '.join(missing)}: {commands}")
 
 
-def required_crds(config: StackConfig) -> tuple[str, ...]:
-    """The CRDs that must already exist: Dapr's, when the stack uses Dapr but does not install
-    it. (When it installs the Dapr add-on, its objects wait for the add-on instead.)"""
+@dataclass(frozen=True)
+class CrdNeed:
+    """CRDs the stack's objects need from an installation the stack does not make."""
+
+    owner: str
+    crds: tuple[str, ...]
+    remedy: str
+
+
+def required_crds(config: StackConfig) -> list[CrdNeed]:
+    """The CRDs that must already exist: Dapr's when the stack uses Dapr, the Prometheus
+    Operator's when it monitors, each unless the stack installs the add-on (its objects then
+    wait for the add-on instead)."""
+    needs: list[CrdNeed] = []
     if config.dapr.enabled and not config.addons.dapr.enabled:
-        return DAPR_CRDS
-    return ()
+        needs.append(
+            CrdNeed(
+                "Dapr",
+                DAPR_CRDS,
+                "install Dapr (its Helm chart or `dapr init -k`), or set "
+                f"{PROJECT}:addons.dapr.enabled=true to install it with the stack, or "
+                f"{PROJECT}:dapr.enabled=false",
+            )
+        )
+    if config.monitoring.enabled and not config.addons.kube_prometheus_stack.enabled:
+        needs.append(
+            CrdNeed(
+                "Prometheus Operator",
+                MONITORING_CRDS,
+                "install the Prometheus Operator, or set "
+                f"{PROJECT}:addons.kubePrometheusStack.enabled=true to install it with the "
+                f"stack, or {PROJECT}:monitoring.enabled=false",
+            )
+        )
+    return needs
 
 
 def require_crds(config: StackConfig, lookup: CrdLookup) -> None:
     """Refuse, naming every missing CRD, when the cluster lacks one the stack's objects need."""
-    needed = required_crds(config)
-    if not needed:
+    needs = required_crds(config)
+    if not needs:
         return
-    # A cluster the stack creates has no Dapr yet: nothing to ask.
-    present = lookup(needed) if isinstance(config.cluster, NoCluster) else set()
-    missing = [name for name in needed if name not in present]
-    if missing:
-        raise PreflightError(
-            f"the cluster lacks the Dapr CRDs {', '.join(missing)}: install Dapr "
-            f"(its Helm chart or `dapr init -k`), or set {PROJECT}:addons.dapr.enabled=true "
-            f"to install it with the stack, or {PROJECT}:dapr.enabled=false"
-        )
+    # A cluster the stack creates has none yet: nothing to ask.
+    wanted = tuple(name for need in needs for name in need.crds)
+    present = lookup(wanted) if isinstance(config.cluster, NoCluster) else set()
+    problems = []
+    for need in needs:
+        missing = [name for name in need.crds if name not in present]
+        if missing:
+            problems.append(
+                f"the cluster lacks the {need.owner} CRDs {', '.join(missing)}: {need.remedy}"
+            )
+    if problems:
+        raise PreflightError("; ".join(problems))
 
 
 def kubectl_argv(config: StackConfig) -> list[str]:

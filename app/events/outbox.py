@@ -28,6 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -182,10 +183,26 @@ def mark_published(session: Session, ids: Collection[int]) -> None:
         )
 
 
-def backlog(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The unpublished rows, and when the oldest of them was written (None when there are none).
+
+    The count says how much is waiting, the age how long: a relay stalled on a quiet system
+    keeps the count small while the age grows, which only the age alerts on.
+    """
+
+    count: int
+    oldest: datetime | None
+
+    def oldest_age_seconds(self, now: datetime) -> float:
+        return 0.0 if self.oldest is None else max(0.0, (now - self.oldest).total_seconds())
+
+
+def backlog(session: Session) -> Backlog:
+    """One scan of the pending rows (the partial index keeps it small) for both numbers."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxEvent.created_at)).where(
+            OutboxEvent.published_at.is_(None)
         )
-        or 0
-    )
+    ).one()
+    return Backlog(count=count, oldest=oldest)

@@ -1,4 +1,5 @@
-"""Optional cluster add-ons (ingress-nginx, cert-manager, Dapr, metrics-server), via Helm."""
+"""Optional cluster add-ons (ingress-nginx, cert-manager, Dapr, metrics-server,
+kube-prometheus-stack), via Helm."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The cluster add-ons a stack turns on, and what the app's objects must wait for.
 
-The app's Dapr Components and its cert-manager annotations only work once the add-ons' CRDs
-and webhooks are in: ``dapr_ready`` and ``cert_manager_ready`` are the resources to pass as
-``depends_on``. They are empty when an add-on is off (the cluster is assumed to have it).
+The app's Dapr Components, its cert-manager annotations and its PodMonitors and PrometheusRule
+only work once the add-ons' CRDs and webhooks are in: ``dapr_ready``, ``cert_manager_ready`` and
+``monitoring_ready`` are the resources to pass as ``depends_on``. They are empty when an add-on
+is off (the cluster is assumed to have it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from infra.addons.cert_manager import CertManager, CertManagerArgs
 from infra.addons.cloud import CloudName
 from infra.addons.dapr import DaprControlPlane, DaprControlPlaneArgs
 from infra.addons.ingress_nginx import IngressNginx, IngressNginxArgs
+from infra.addons.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
 from infra.addons.metrics_server import MetricsServer, MetricsServerArgs
 from infra.addons.settings import AddonsSettings, check_for_cloud
 from infra.component import child_options
@@ -40,6 +42,7 @@ class ClusterAddons(pulumi.ComponentResource):
     ingress_class_name: str
     dapr_ready: list[pulumi.Resource]
     cert_manager_ready: list[pulumi.Resource]
+    monitoring_ready: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None
@@ -75,4 +78,12 @@ class ClusterAddons(pulumi.ComponentResource):
             self.dapr_ready = list(dapr.ready)
         if settings.metrics_server.enabled:
             MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), child)
+        self.monitoring_ready = []
+        if settings.kube_prometheus_stack.enabled:
+            monitoring = KubePrometheusStack(
+                f"{name}-kube-prometheus-stack",
+                KubePrometheusStackArgs(settings=settings.kube_prometheus_stack),
+                child,
+            )
+            self.monitoring_ready = list(monitoring.ready)
         self.register_outputs({"ingress_class_name": self.ingress_class_name})

@@ -65,6 +65,18 @@ class MetricsServerSettings(SettingsModel):
     )
 
 
+class KubePrometheusStackSettings(SettingsModel):
+    enabled: bool = Field(
+        default=False,
+        description="Install the Prometheus Operator, Prometheus, Alertmanager and "
+        "kube-state-metrics (kube-prometheus-stack) in `monitoring`; `monitoring.enabled` "
+        "needs it or an operator the cluster already runs.",
+    )
+    retention_days: int = Field(
+        default=15, ge=1, le=365, description="Days Prometheus keeps samples."
+    )
+
+
 class AddonsSettings(SettingsModel):
     """The ``addons`` block of a stack."""
 
@@ -72,6 +84,7 @@ class AddonsSettings(SettingsModel):
     cert_manager: CertManagerSettings = CertManagerSettings()
     dapr: DaprSettings = DaprSettings()
     metrics_server: MetricsServerSettings = MetricsServerSettings()
+    kube_prometheus_stack: KubePrometheusStackSettings = KubePrometheusStackSettings()
 
 
 def check_for_cloud(

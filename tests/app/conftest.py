@@ -9,6 +9,8 @@ shared servers.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +35,39 @@ SECRET = "test-signing-key-0123456789abcdef0123456789"
 # The lowest argon2 memory cost the settings accept: tests register many users.
 FAST_HASH_KIB = 8192
 PARTITIONS = 3
+
+
+TODO_API = str(Path(sys.executable).with_name("todo-api"))
+"""The console script of this virtualenv, run as the container runs it."""
+
+
+def cli_env(**settings: str) -> dict[str, str]:
+    """This environment without the developer's TODO_* settings, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
+    return {**env, **settings}
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **settings: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [TODO_API, *args],
+            cwd=tmp_path,
+            env=cli_env(**settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _admin(database_url: str) -> psycopg.Connection[Any]:

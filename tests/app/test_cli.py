@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +15,8 @@ from sqlalchemy import inspect
 
 from app.db import make_engine
 from bench.processes import GUARD_S
-from tests.app.conftest import SECRET, make_settings
+from tests.app.conftest import SECRET, TODO_API, cli_env, make_settings
 from tests.app.helpers import dead_port
-
-TODO_API = str(Path(sys.executable).with_name("todo-api"))
-
-
-def _env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
-    return {**env, **settings}
 
 
 def _run_cli(
@@ -46,29 +37,6 @@ def _run_cli(
 def _get(url: str) -> tuple[int, dict]:
     with urllib.request.urlopen(url, timeout=2) as response:
         return response.status, json.loads(response.read())
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str, **settings: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [TODO_API, *args],
-            cwd=tmp_path,
-            env=_env(**settings),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_serve_with_no_settings_runs_the_embedded_default(
@@ -143,7 +111,7 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
     url = _empty_database(backend, request, tmp_path)
     done = _run_cli(
         ["serve", "--port", str(dead_port())],
-        _env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
+        cli_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
         cwd=tmp_path,
     )
     assert done.returncode == 2, done.stderr
@@ -160,7 +128,7 @@ def test_migrate_brings_an_empty_postgres_database_to_head(
     url = new_postgres(migrated=False)
     # As in the cluster: only the database URL, as a mounted file, and no signing key.
     (tmp_path / "database-url").write_text(url + "\n")
-    done = _run_cli(["migrate"], _env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")))
+    done = _run_cli(["migrate"], cli_env(TODO_DATABASE_URL_FILE=str(tmp_path / "database-url")))
     assert done.returncode == 0, done.stderr
     engine = make_engine(make_settings(url))
     assert "outbox" in inspect(engine).get_table_names()
@@ -170,7 +138,7 @@ def test_migrate_brings_an_empty_postgres_database_to_head(
 def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path) -> None:
     done = _run_cli(
         ["serve", "--port", str(dead_port())],
-        _env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
+        cli_env(TODO_DATABASE_URL="postgresql+psycopg://todo@127.0.0.1/todo"),
         cwd=tmp_path,
     )
     assert done.returncode == 2
@@ -178,7 +146,7 @@ def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path)
 
 
 def test_a_bad_retention_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    done = _run_cli(["relay"], _env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"), cwd=tmp_path)
+    done = _run_cli(["relay"], cli_env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "todo-api: invalid settings: TODO_PROCESSED_EVENT_RETENTION_HOURS: Input should be "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,10 +25,9 @@ from app import migrate
 from app.db import make_engine
 from app.db_roles import RoleError, roles_for, scram_verifier
 from app.main import create_app
-from tests.app.conftest import make_settings
+from tests.app.conftest import TODO_API, make_settings
 from tests.app.helpers import create_task, register
 
-TODO_API = str(Path(sys.executable).with_name("todo-api"))
 TABLES = {"alembic_version", "users", "tasks", "outbox", "user_stats", "processed_events"}
 EVENT_ID = uuid.uuid4()
 INSERT_EVENT = "INSERT INTO processed_events (event_id, processed_at) VALUES (%s, now())"

@@ -42,7 +42,7 @@ def _wait_until(condition: Callable[[], bool]) -> None:
 
 def _backlog(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        return outbox.backlog(session)
+        return outbox.backlog(session).count
 
 
 def _processed(sessions: sessionmaker[Session]) -> int:

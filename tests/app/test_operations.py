@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text, update
 
 from app import migrate
 from app.core.config import Settings
 from app.core.logs import JsonFormatter, request_id_var
 from app.main import create_app
+from app.models import OutboxEvent, utcnow
 from tests.app.conftest import make_settings
 from tests.app.helpers import create_task, dead_port, register
 
@@ -100,6 +102,38 @@ def test_metrics_count_requests_by_route_and_the_outbox_backlog(settings: Settin
         assert 'todo_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in lines
         assert any(line.startswith("todo_http_request_duration_seconds_bucket{") for line in lines)
         assert "todo_outbox_backlog 1.0" in lines
+
+
+def _gauge(client: TestClient, name: str) -> float:
+    (value,) = [
+        float(line.split()[1])
+        for line in client.get("/metrics").text.splitlines()
+        if line.split(" ", 1)[0] == name
+    ]
+    return value
+
+
+def test_metrics_give_the_age_of_the_oldest_unpublished_event(
+    settings: Settings, engine: Engine
+) -> None:
+    """The backlog age alert reads this gauge: 0 with nothing waiting, then the oldest
+    pending row's age, however few rows wait."""
+    cluster = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{dead_port()}"})
+    with TestClient(create_app(cluster)) as client:
+        assert _gauge(client, "todo_outbox_oldest_age_seconds") == 0.0
+        headers = register(client)
+        create_task(client, headers)
+        create_task(client, headers)
+        with engine.begin() as connection:
+            connection.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == select(func.min(OutboxEvent.id)).scalar_subquery())
+                .values(created_at=utcnow() - timedelta(minutes=10))
+            )
+        assert _gauge(client, "todo_outbox_backlog") == 2.0
+        age = _gauge(client, "todo_outbox_oldest_age_seconds")
+        # From the row's time: a floor of ten minutes, and an hour of slack for a slow machine.
+        assert 600.0 <= age < 600.0 + 3600.0
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:

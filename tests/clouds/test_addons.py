@@ -23,6 +23,7 @@ ALL_ON: dict[str, Any] = {
     "certManager": {"enabled": True, "acmeEmail": "ops@example.org"},
     "dapr": {"enabled": True, "ha": True},
     "metricsServer": {"enabled": True},
+    "kubePrometheusStack": {"enabled": True},
 }
 
 
@@ -67,6 +68,7 @@ def test_hook_charts_are_releases_and_the_others_v4_charts() -> None:
     assert sorted(r.inputs["chart"] for r in recording.of_type(RELEASE)) == [
         "cert-manager",
         "ingress-nginx",
+        "kube-prometheus-stack",
     ]
     assert sorted(r.inputs["chart"] for r in recording.of_type(CHART)) == [
         "dapr",
@@ -77,7 +79,7 @@ def test_hook_charts_are_releases_and_the_others_v4_charts() -> None:
 def test_every_chart_is_pinned_to_an_exact_version() -> None:
     recording, _ = build(ALL_ON)
     charts = recording.of_type(RELEASE) + recording.of_type(CHART)
-    assert len(charts) == 4
+    assert len(charts) == 5
     for chart in charts:
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", chart.inputs["version"]), chart.inputs
 
@@ -204,3 +206,18 @@ def test_a_setting_that_does_not_fit_the_cloud_fails_before_any_resource() -> No
             settings=AddonsSettings.model_validate({"metricsServer": {"enabled": True}}),
             cloud="aks",
         )
+
+
+def test_kube_prometheus_stack_selects_every_monitor_and_rule() -> None:
+    """The stack's PodMonitors and PrometheusRule carry no release label: Prometheus must
+    select them anyway, and the monitors must wait for the operator's CRDs."""
+    recording, addons = build({"kubePrometheusStack": {"enabled": True, "retentionDays": 30}})
+    stack = release(recording, "kube-prometheus-stack")
+    assert stack["namespace"] == "monitoring"
+    spec = stack["values"]["prometheus"]["prometheusSpec"]
+    assert spec["podMonitorSelectorNilUsesHelmValues"] is False
+    assert spec["ruleSelectorNilUsesHelmValues"] is False
+    assert spec["retention"] == "30d"
+    # Grafana stays off: the chart's default admin password is public.
+    assert stack["values"]["grafana"] == {"enabled": False}
+    assert len(addons.monitoring_ready) == 1

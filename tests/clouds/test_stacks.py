@@ -59,6 +59,14 @@ def test_cloud_stack_renders_offline_listing_its_cloud_resources(stack: str) -> 
     assert [c["metadata"]["name"] for c in classes] == [storage_class]
     kinds = {m["kind"] for m in manifests}
     assert {"Deployment", "StatefulSet", "Ingress", "NetworkPolicy"} <= kinds
+    # The examples monitor the stack, with the operator they install.
+    assert {"PodMonitor", "PrometheusRule"} <= kinds
+    assert [
+        r.inputs["chart"]
+        for r in rendered.registrations
+        if r.type == "kubernetes:helm.sh/v3:Release"
+        and r.inputs["chart"] == "kube-prometheus-stack"
+    ] == ["kube-prometheus-stack"]
     claims = [
         t["spec"]["storageClassName"]
         for m in manifests

@@ -54,6 +54,44 @@ def test_a_cluster_the_stack_creates_has_no_dapr_yet() -> None:
         require_crds(config, lambda names: set(names))
 
 
+def test_monitoring_without_the_add_on_needs_the_operators_crds() -> None:
+    config = render("prod", monitoring={"enabled": True}).config
+    with pytest.raises(PreflightError) as refused:
+        require_crds(config, lambda names: DAPR_CRDS)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "the cluster lacks the Prometheus Operator CRDs podmonitors.monitoring.coreos.com, "
+        "prometheusrules.monitoring.coreos.com: "
+    )
+    assert "addons.kubePrometheusStack.enabled=true" in message
+    assert "Dapr" not in message
+
+
+def test_both_missing_installations_are_named_in_one_line() -> None:
+    config = render("prod", monitoring={"enabled": True}).config
+    with pytest.raises(PreflightError) as refused:
+        require_crds(config, lambda names: set())
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "Dapr CRDs" in message
+    assert "Prometheus Operator CRDs" in message
+
+
+def test_no_operator_crds_asked_for_when_the_stack_installs_it() -> None:
+    config = render(
+        "prod", monitoring={"enabled": True}, addons={"kubePrometheusStack": {"enabled": True}}
+    ).config
+    asked: list[tuple[str, ...]] = []
+
+    def lookup(names: tuple[str, ...]) -> set[str]:
+        asked.append(names)
+        return set(names)
+
+    require_crds(config, lookup)
+    assert asked == [tuple(sorted(DAPR_CRDS))]
+
+
 def test_secrets_must_be_set_and_secret() -> None:
     config = {"todo-evolution:postgresPassword": "x", "todo-evolution:jwtSecret": "y"}
     assert missing_secrets(config, {"todo-evolution:jwtSecret"}) == [

@@ -1,0 +1,73 @@
+"""The exporter metrics the alerts read, each checked against the exporter version the stack runs.
+
+The service's own metrics are checked by scraping it (``tests/app/test_alert_metrics.py``); the
+exporters do not run on a development machine, so their names are listed here from each
+exporter's documentation at the version pinned in ``infra/``. A test fails when a pinned
+version changes without this list being re-checked, and when an alert reads a metric that is
+neither the service's nor listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.addons.kube_prometheus_stack import CHART as KUBE_PROMETHEUS_STACK
+from infra.kafka import KafkaSettings
+from infra.labels import image_version
+from infra.postgres import PostgresSettings
+from infra.redis import RedisSettings
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """An exporter, the version its metric names were checked against, and those names."""
+
+    name: str
+    checked_version: str
+    pinned_version: str
+    metrics: tuple[str, ...]
+
+
+def _default_image_version(settings: type[PostgresSettings | RedisSettings | KafkaSettings]) -> str:
+    return image_version(str(settings.model_fields["exporter_image"].default))
+
+
+EXPORTERS: tuple[Exporter, ...] = (
+    Exporter(
+        name="postgres_exporter",
+        checked_version="v0.17.1",
+        pinned_version=_default_image_version(PostgresSettings),
+        # 1 when the exporter's last query of the server succeeded.
+        metrics=("pg_up",),
+    ),
+    Exporter(
+        name="redis_exporter",
+        checked_version="v1.67.0",
+        pinned_version=_default_image_version(RedisSettings),
+        metrics=("redis_up",),
+    ),
+    Exporter(
+        name="kafka_exporter",
+        checked_version="v1.9.0",
+        pinned_version=_default_image_version(KafkaSettings),
+        # Per topic and partition; a partition with no leader gets no leader series at all.
+        metrics=(
+            "kafka_topic_partition_under_replicated_partition",
+            "kafka_topic_partition_replicas",
+            "kafka_topic_partition_leader",
+            "kafka_consumergroup_lag",
+        ),
+    ),
+    Exporter(
+        # kube-state-metrics, at the version the chart bundles.
+        name="kube-prometheus-stack",
+        checked_version="79.7.1",
+        pinned_version=KUBE_PROMETHEUS_STACK.version,
+        metrics=("kube_pod_container_status_restarts_total",),
+    ),
+)
+
+
+def exporter_metrics() -> dict[str, str]:
+    """Every listed metric name, and the exporter that serves it."""
+    return {metric: exporter.name for exporter in EXPORTERS for metric in exporter.metrics}
