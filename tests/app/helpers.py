@@ -149,3 +149,21 @@ class TcpProxy:
                     sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_RDWR)
+
+
+class FakeClock:
+    """Seconds that pass only when a test says so: throttling tested by counts, not sleeps."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> Any:
+    """``POST /api/v1/auth/token`` with the password grant's form."""
+    return client.post("/api/v1/auth/token", data={"username": username, "password": password})
