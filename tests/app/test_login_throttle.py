@@ -183,3 +183,14 @@ def test_login_window_shorter_than_the_longest_wait_is_refused(settings: Setting
             login_window_seconds=60,
             login_backoff_max_seconds=900,
         )
+
+
+def test_the_429_and_its_retry_after_header_are_documented(client: TestClient) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/api/v1/auth/token"]["post"][
+        "responses"
+    ]
+    assert set(responses) == {"200", "401", "422", "429"}
+    assert set(responses["429"]["headers"]) == {"Retry-After"}
+    assert responses["429"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
