@@ -30,7 +30,15 @@ from tests.app.conftest import make_settings
 from tests.app.helpers import create_task, register
 
 TODO_API = str(Path(sys.executable).with_name("todo-api"))
-TABLES = {"alembic_version", "users", "tasks", "outbox", "user_stats", "processed_events"}
+TABLES = {
+    "alembic_version",
+    "users",
+    "tasks",
+    "outbox",
+    "user_stats",
+    "processed_events",
+    "revoked_tokens",
+}
 EVENT_ID = uuid.uuid4()
 INSERT_EVENT = "INSERT INTO processed_events (event_id, processed_at) VALUES (%s, now())"
 
