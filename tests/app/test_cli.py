@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from app import migrate
 from app.db import make_engine
 from bench.processes import GUARD_S
 from tests.app.conftest import SECRET, make_settings
-from tests.app.helpers import dead_port
+from tests.app.helpers import add_users, dead_port
 
 TODO_API = str(Path(sys.executable).with_name("todo-api"))
 
@@ -222,3 +223,27 @@ def test_relay_serves_metrics_and_stops_cleanly_on_sigterm(
     assert 'todo_rows_pruned_total{table="outbox"} 0.0' in metrics
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def test_migrate_refusing_colliding_usernames_exits_2_naming_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    engine = make_engine(make_settings(url))
+    migrate.upgrade(engine, "0003")
+    add_users(engine, "alice", "Alice")
+    engine.dispose()
+    done = subprocess.run(
+        [TODO_API, "migrate"],
+        cwd=tmp_path,
+        env=_env(TODO_DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "todo-api: usernames are becoming case-insensitive, and 1 group(s) of accounts differ "
+        "only in case: 'Alice', 'alice'. Rename or remove all but one account of each group, "
+        "then migrate again"
+    )
+    assert "Traceback" not in done.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from app import migrate
 from app.db import make_engine
 from app.models import Base
 from tests.app.conftest import make_settings
+from tests.app.helpers import add_users
 
 TABLES = {"users", "tasks", "outbox", "user_stats", "processed_events", "revoked_tokens"}
 HEAD = "0005"
@@ -70,23 +70,11 @@ def test_migrated_schema_matches_the_models(empty_engine: Engine) -> None:
     assert differences == []
 
 
-def _add_users(engine: Engine, *usernames: str) -> None:
-    with engine.begin() as connection:
-        for username in usernames:
-            connection.execute(
-                text(
-                    "INSERT INTO users (id, username, password_hash, created_at)"
-                    " VALUES (:id, :username, 'x', CURRENT_TIMESTAMP)"
-                ),
-                {"id": uuid.uuid4().hex, "username": username},
-            )
-
-
 def test_usernames_differing_only_in_case_fail_the_migration_naming_them(
     empty_engine: Engine,
 ) -> None:
     migrate.upgrade(empty_engine, "0003")
-    _add_users(empty_engine, "alice", "ALICE", "Bob", "bob", "bOB", "carol")
+    add_users(empty_engine, "alice", "ALICE", "Bob", "bob", "bOB", "carol")
     expected = (
         "usernames are becoming case-insensitive, and 2 group(s) of accounts differ only in "
         "case: 'ALICE', 'alice'; 'Bob', 'bOB', 'bob'. Rename or remove all but one account of "
@@ -105,12 +93,12 @@ def test_usernames_differing_only_in_case_fail_the_migration_naming_them(
     migrate.upgrade(empty_engine)
     assert _revision(empty_engine) == HEAD
     with pytest.raises(IntegrityError):
-        _add_users(empty_engine, "CAROL")
+        add_users(empty_engine, "CAROL")
 
 
 def test_many_colliding_groups_are_counted_past_the_listed_ones(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine, "0003")
-    _add_users(empty_engine, *(f"user{i:02d}" for i in range(25)))
-    _add_users(empty_engine, *(f"USER{i:02d}" for i in range(25)))
+    add_users(empty_engine, *(f"user{i:02d}" for i in range(25)))
+    add_users(empty_engine, *(f"USER{i:02d}" for i in range(25)))
     with pytest.raises(migrate.MigrationRefusedError, match=r"'USER19', 'user19' \(and 5 more\)"):
         migrate.upgrade(empty_engine)
