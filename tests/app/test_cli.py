@@ -90,6 +90,22 @@ def _empty_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path
     return f"sqlite:///{tmp_path / 'fresh.db'}"
 
 
+def _refused(tmp_path: Path, command: list[str], **settings: str) -> str:
+    """Runs ``todo-api command``, which must exit 2 with no traceback; returns its last line."""
+    done = subprocess.run(
+        [TODO_API, *command],
+        cwd=tmp_path,
+        env=_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip().splitlines()[-1]
+
+
 def _wait_ready(process: subprocess.Popen[str], port: int) -> tuple[int, dict]:
     deadline = time.monotonic() + 60  # a guard: startup is one migration and a bind
     while True:
@@ -127,21 +143,17 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _empty_database(backend, request, tmp_path)
-    done = subprocess.run(
-        [TODO_API, "serve", "--port", str(dead_port())],
-        cwd=tmp_path,
-        env=_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    line = _refused(
+        tmp_path,
+        ["serve", "--port", str(dead_port())],
+        TODO_DATABASE_URL=url,
+        TODO_JWT_SECRET=SECRET,
+        TODO_MIGRATE_ON_START="false",
     )
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (
+    assert line == (
         "todo-api: the database schema is at no revision, this version needs 0005; run "
         "`todo-api migrate`, or set TODO_MIGRATE_ON_START=true so that it migrates as it starts"
     )
-    assert "Traceback" not in done.stderr
 
 
 def test_migrate_brings_an_empty_postgres_database_to_head(
@@ -231,19 +243,8 @@ def test_migrate_refusing_colliding_usernames_exits_2_naming_them(tmp_path: Path
     migrate.upgrade(engine, "0003")
     add_users(engine, "alice", "Alice")
     engine.dispose()
-    done = subprocess.run(
-        [TODO_API, "migrate"],
-        cwd=tmp_path,
-        env=_env(TODO_DATABASE_URL=url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (
+    assert _refused(tmp_path, ["migrate"], TODO_DATABASE_URL=url) == (
         "todo-api: usernames are becoming case-insensitive, and 1 group(s) of accounts differ "
         "only in case: 'Alice', 'alice'. Rename or remove all but one account of each group, "
         "then migrate again"
     )
-    assert "Traceback" not in done.stderr
