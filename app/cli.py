@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _relay(settings)
             case _:
                 return _consume(settings)
-    except migrate.SchemaBehindError as exc:
+    except (migrate.SchemaBehindError, migrate.MigrationRefusedError) as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2
 

@@ -43,6 +43,11 @@ class SchemaBehindError(RuntimeError):
     """The database needs migrations this process was told not to run."""
 
 
+class MigrationRefusedError(RuntimeError):
+    """A migration found rows it must not change by itself; the message names them and what
+    to do. Nothing of that migration is applied."""
+
+
 @dataclass(frozen=True)
 class SchemaState:
     current: str | None

@@ -1,4 +1,4 @@
-"""Tables: users and their tasks, the outbox, and the event consumer's per-user stats.
+"""Tables: users and their tasks, revoked tokens, the outbox, and the consumer's per-user stats.
 
 Types are chosen to mean the same on PostgreSQL and SQLite: ``Uuid`` (native uuid / 32-char
 text), ``UtcDateTime`` (always timezone-aware UTC in Python), ``JSON`` for tags.
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,12 +87,30 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
+    """``alice`` and ``ALICE`` are one account: unique on ``lower(username)`` (migration 0004);
+    the name keeps the case it was registered with."""
+
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# After the class, since the expression needs the mapped column.
+Index("ux_users_username_lower", func.lower(User.username), unique=True)
+
+
+class RevokedToken(Base):
+    """A signed-out token's id, refused until the token would have expired anyway; then the
+    row is pruned (app.services.revocations)."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (Index("ix_revoked_tokens_expires_at", "expires_at"),)
+
+    token_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Task(Base):

@@ -7,6 +7,8 @@ by the ``relay``/``consume`` commands, and ``close`` releases what it opened.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -31,7 +33,7 @@ from app.events.pruning import Pruner
 from app.events.relay import KafkaPublisher, Publisher, Relay
 from app.events.wakeup import OutboxWakeup
 from app.metrics import Metrics
-from app.ratelimit import LoginLimiter
+from app.ratelimit import Backoff, LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,16 @@ class Runtime:
     sessions: sessionmaker[Session]
     redis: Redis | None
     cache: TaskCache
-    login_limiter: LoginLimiter
+    login_throttle: LoginThrottle
     passwords: Passwords
     handler: StatsHandler
 
     @classmethod
-    def open(cls, settings: Settings, metrics: Metrics) -> Runtime:
+    def open(
+        cls, settings: Settings, metrics: Metrics, clock: Callable[[], float] = time.time
+    ) -> Runtime:
+        """``clock``: wall time in seconds, for what counts time across replicas (login
+        throttling); tests pass their own."""
         engine = make_engine(settings)
         try:
             migrate.bring_up_to_date(engine, allowed=settings.migrate_on_start)
@@ -95,13 +101,22 @@ class Runtime:
                 prefix=settings.redis_key_prefix,
                 ttl_seconds=settings.cache_ttl_seconds,
             ),
-            login_limiter=LoginLimiter(
+            login_throttle=LoginThrottle(
                 redis,
                 redis_breaker,
                 prefix=settings.redis_key_prefix,
-                max_failures=settings.login_max_failures,
-                max_failures_per_ip=settings.login_max_failures_per_ip,
+                per_pair=Backoff(
+                    settings.login_free_failures,
+                    settings.login_backoff_seconds,
+                    settings.login_backoff_max_seconds,
+                ),
+                per_client=Backoff(
+                    settings.login_free_failures_per_client,
+                    settings.login_backoff_seconds,
+                    settings.login_backoff_max_seconds,
+                ),
                 window_seconds=settings.login_window_seconds,
+                clock=clock,
             ),
             passwords=Passwords.create(settings.password_hash_memory_kib),
             handler=StatsHandler(sessions, metrics),

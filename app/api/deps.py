@@ -9,10 +9,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from app.core.security import InvalidTokenError
+from app.core.security import Claims, InvalidTokenError
 from app.models import User
 from app.runtime import Runtime
-from app.services import users
+from app.services import revocations, users
 from app.services.tasks import TaskService
 
 LOGIN_ROUTE = "/api/v1/auth/token"
@@ -41,16 +41,23 @@ def unauthorized(detail: str) -> HTTPException:
     )
 
 
-def get_current_user(
-    runtime: RuntimeDep, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
-) -> User:
+def get_claims(runtime: RuntimeDep, token: Annotated[str | None, Depends(_bearer)]) -> Claims:
     if token is None:
         raise unauthorized("not authenticated")
     try:
-        user_id = runtime.tokens.subject(token)
+        return runtime.tokens.decode(token)
     except InvalidTokenError as exc:
         raise unauthorized("invalid or expired token") from exc
-    user = users.get(session, user_id)
+
+
+ClaimsDep = Annotated[Claims, Depends(get_claims)]
+
+
+def get_current_user(session: SessionDep, claims: ClaimsDep) -> User:
+    """The token's user, unless the token was signed out (every authenticated route asks)."""
+    if revocations.is_revoked(session, claims.token_id):
+        raise unauthorized("this token was revoked by signing out")
+    user = users.get(session, claims.subject)
     if user is None:
         raise unauthorized("invalid or expired token")
     return user

@@ -51,6 +51,28 @@ class ErrorBody(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
+def error_docs(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for error statuses, each answering :class:`ErrorBody`; a 429 also
+    documents its ``Retry-After`` header."""
+    docs: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody, "description": text} for code, text in statuses.items()
+    }
+    if status.HTTP_429_TOO_MANY_REQUESTS in docs:
+        docs[status.HTTP_429_TOO_MANY_REQUESTS]["headers"] = {
+            "Retry-After": {
+                "description": "Whole seconds to wait before the next attempt.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return docs
+
+
+# Every route that needs a token: missing, malformed, expired, signed out, or its user gone.
+UNAUTHORIZED_DOCS = error_docs(
+    {status.HTTP_401_UNAUTHORIZED: "No bearer token, or an invalid, expired or revoked one."}
+)
+
+
 def error_response(
     status_code: int,
     detail: str,

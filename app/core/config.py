@@ -191,24 +191,41 @@ class Settings(BaseSettings):
         None, description="HS256 signing key; generated only for the embedded SQLite default."
     )
     jwt_ttl_minutes: int = Field(60, ge=1, le=10_080, description="Lifetime of issued tokens.")
-    login_max_failures: int = Field(
-        10, ge=1, le=10_000, description="Failed logins allowed per username per window."
+    login_free_failures: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Failed logins per username and client before each further attempt waits "
+        "(TODO_LOGIN_BACKOFF_SECONDS, doubling). The owner on another client is not slowed.",
     )
-    login_max_failures_per_ip: int = Field(
+    login_free_failures_per_client: int = Field(
         50,
         ge=1,
         le=100_000,
-        description="Failed logins allowed per client IP per window; higher than per username, "
-        "since many users may share one address (NAT).",
+        description="Failed logins per client across all usernames before each further attempt "
+        "from it waits; higher than per username, since many users may share one address (NAT).",
+    )
+    login_backoff_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=3_600,
+        description="The first wait after the free failures; each further failure doubles it.",
+    )
+    login_backoff_max_seconds: int = Field(
+        900, ge=1, le=86_400, description="The longest wait between two login attempts."
     )
     login_window_seconds: int = Field(
-        300, ge=1, le=86_400, description="Window over which failed logins are counted."
+        3_600,
+        ge=1,
+        le=604_800,
+        description="Failed logins are forgotten this long after the last one; at least "
+        "TODO_LOGIN_BACKOFF_MAX_SECONDS, or the wait could never reach its cap.",
     )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="Proxies whose X-Forwarded-For is trusted for the client IP (comma-separated "
         "or `*`). Behind an ingress set it to the ingress' addresses (or `*` if only the ingress "
-        "can reach the pods), or every client shares the ingress' IP and its login limit.",
+        "can reach the pods), or every client shares the ingress' IP and its login throttling.",
     )
     max_body_bytes: int = Field(
         1_048_576,
@@ -252,6 +269,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TODO_DATABASE_ADMIN_URL is for PostgreSQL roles: set it only with a PostgreSQL "
                 "TODO_DATABASE_URL, and to a PostgreSQL URL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _login_window(self) -> Settings:
+        if self.login_window_seconds < self.login_backoff_max_seconds:
+            raise ValueError(
+                f"TODO_LOGIN_WINDOW_SECONDS ({self.login_window_seconds}) must be at least "
+                f"TODO_LOGIN_BACKOFF_MAX_SECONDS ({self.login_backoff_max_seconds}): failures "
+                "forgotten before the longest wait ends would stop the backoff short of it"
             )
         return self
 

@@ -1,7 +1,8 @@
 """Passwords (argon2id) and access tokens (JWT, HS256).
 
 Decoding pins the algorithm list to HS256, so a token with ``alg=none`` or any other algorithm is
-rejected rather than trusted, and requires ``exp`` and ``sub`` so a token cannot live forever.
+rejected rather than trusted, and requires ``exp`` and ``sub`` so a token cannot live forever,
+and ``jti``, the id signing out revokes (app.services.revocations).
 """
 
 from __future__ import annotations
@@ -47,21 +48,42 @@ class Passwords:
 
 
 @dataclass(frozen=True)
+class Claims:
+    """What a valid token says: whose it is, its id, and when it stops being valid."""
+
+    subject: uuid.UUID
+    token_id: uuid.UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Tokens:
     secret: str
     ttl: timedelta
 
     def issue(self, user_id: uuid.UUID, now: datetime | None = None) -> str:
         issued = now or datetime.now(UTC)
-        claims = {"sub": str(user_id), "iat": issued, "exp": issued + self.ttl}
+        claims = {
+            "sub": str(user_id),
+            "jti": str(uuid.uuid4()),
+            "iat": issued,
+            "exp": issued + self.ttl,
+        }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
-    def subject(self, token: str) -> uuid.UUID:
-        """The user id the token was issued to; raises InvalidTokenError otherwise."""
+    def decode(self, token: str) -> Claims:
+        """The token's claims if we signed it and it has not expired; else InvalidTokenError."""
         try:
             claims = jwt.decode(
-                token, self.secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "sub", "jti"]},
             )
-            return uuid.UUID(str(claims["sub"]))
-        except (jwt.PyJWTError, ValueError) as exc:
+            return Claims(
+                subject=uuid.UUID(str(claims["sub"])),
+                token_id=uuid.UUID(str(claims["jti"])),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             raise InvalidTokenError(str(exc)) from exc

@@ -1,10 +1,10 @@
-"""Accounts: registration and password login."""
+"""Accounts: registration and password login; usernames match whatever their case."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,8 @@ def register(session: Session, passwords: Passwords, data: UserCreate) -> User:
     try:
         session.commit()
     except IntegrityError as exc:
-        # The unique index decides, so two concurrent registrations cannot both win.
+        # The unique index on lower(username) decides, so two concurrent registrations (of
+        # `alice` and `ALICE` too) cannot both win.
         session.rollback()
         raise UsernameTakenError from exc
     return user
@@ -35,7 +36,8 @@ def register(session: Session, passwords: Passwords, data: UserCreate) -> User:
 def authenticate(
     session: Session, passwords: Passwords, username: str, password: str
 ) -> User | None:
-    user = session.scalar(select(User).where(User.username == username))
+    # lower() in SQL, so the lookup is the unique index's expression and uses it.
+    user = session.scalar(select(User).where(func.lower(User.username) == func.lower(username)))
     ok = passwords.verify(user.password_hash if user is not None else None, password)
     return user if ok else None
 

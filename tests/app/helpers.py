@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from app.events.cloudevents import EventKind
 
@@ -149,3 +150,34 @@ class TcpProxy:
                     sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_RDWR)
+
+
+class FakeClock:
+    """Seconds that pass only when a test says so: throttling tested by counts, not sleeps."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> Any:
+    """``POST /api/v1/auth/token`` with the password grant's form."""
+    return client.post("/api/v1/auth/token", data={"username": username, "password": password})
+
+
+def add_users(engine: Engine, *usernames: str) -> None:
+    """Rows as an older schema allowed them, written past the service's rules."""
+    with engine.begin() as connection:
+        for username in usernames:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, created_at)"
+                    " VALUES (:id, :username, 'x', CURRENT_TIMESTAMP)"
+                ),
+                {"id": uuid.uuid4().hex, "username": username},
+            )

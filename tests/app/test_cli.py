@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from app import migrate
 from app.db import make_engine
 from bench.processes import GUARD_S
 from tests.app.conftest import SECRET, TODO_API, cli_env, make_settings
-from tests.app.helpers import dead_port
+from tests.app.helpers import add_users, dead_port
 
 
 def _run_cli(
@@ -32,6 +33,14 @@ def _run_cli(
         timeout=GUARD_S,
         check=False,
     )
+
+
+def _refused(tmp_path: Path, command: list[str], **settings: str) -> str:
+    """Runs ``todo-api command``, which must exit 2 with no traceback; returns its last line."""
+    done = _run_cli(command, cli_env(**settings), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip().splitlines()[-1]
 
 
 def _get(url: str) -> tuple[int, dict]:
@@ -109,17 +118,17 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _empty_database(backend, request, tmp_path)
-    done = _run_cli(
+    line = _refused(
+        tmp_path,
         ["serve", "--port", str(dead_port())],
-        cli_env(TODO_DATABASE_URL=url, TODO_JWT_SECRET=SECRET, TODO_MIGRATE_ON_START="false"),
-        cwd=tmp_path,
+        TODO_DATABASE_URL=url,
+        TODO_JWT_SECRET=SECRET,
+        TODO_MIGRATE_ON_START="false",
     )
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (
-        "todo-api: the database schema is at no revision, this version needs 0003; run "
+    assert line == (
+        "todo-api: the database schema is at no revision, this version needs 0005; run "
         "`todo-api migrate`, or set TODO_MIGRATE_ON_START=true so that it migrates as it starts"
     )
-    assert "Traceback" not in done.stderr
 
 
 def test_migrate_brings_an_empty_postgres_database_to_head(
@@ -146,9 +155,7 @@ def test_serve_without_a_signing_key_exits_2_naming_the_variable(tmp_path: Path)
 
 
 def test_a_bad_retention_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    done = _run_cli(["relay"], cli_env(TODO_PROCESSED_EVENT_RETENTION_HOURS="0"), cwd=tmp_path)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
+    assert _refused(tmp_path, ["relay"], TODO_PROCESSED_EVENT_RETENTION_HOURS="0") == (
         "todo-api: invalid settings: TODO_PROCESSED_EVENT_RETENTION_HOURS: Input should be "
         "greater than or equal to 1 (got '0')"
     )
@@ -182,3 +189,16 @@ def test_relay_serves_metrics_and_stops_cleanly_on_sigterm(
     assert 'todo_rows_pruned_total{table="outbox"} 0.0' in metrics
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def test_migrate_refusing_colliding_usernames_exits_2_naming_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    engine = make_engine(make_settings(url))
+    migrate.upgrade(engine, "0003")
+    add_users(engine, "alice", "Alice")
+    engine.dispose()
+    assert _refused(tmp_path, ["migrate"], TODO_DATABASE_URL=url) == (
+        "todo-api: usernames are becoming case-insensitive, and 1 group(s) of accounts differ "
+        "only in case: 'Alice', 'alice'. Rename or remove all but one account of each group, "
+        "then migrate again"
+    )

@@ -28,7 +28,15 @@ from app.main import create_app
 from tests.app.conftest import TODO_API, make_settings
 from tests.app.helpers import create_task, register
 
-TABLES = {"alembic_version", "users", "tasks", "outbox", "user_stats", "processed_events"}
+TABLES = {
+    "alembic_version",
+    "users",
+    "tasks",
+    "outbox",
+    "user_stats",
+    "processed_events",
+    "revoked_tokens",
+}
 EVENT_ID = uuid.uuid4()
 INSERT_EVENT = "INSERT INTO processed_events (event_id, processed_at) VALUES (%s, now())"
 

@@ -53,7 +53,7 @@ def test_readyz_is_unavailable_while_the_schema_is_behind(
             "database": "ok",
             "schema": "behind",
             "cache": "disabled",
-            "reason": "the database schema is at 0001, this version needs 0003; "
+            "reason": "the database schema is at 0001, this version needs 0005; "
             "run `todo-api migrate`",
         }
         migrate.upgrade(engine)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, RuntimeDep, SessionDep
+from app.api.errors import UNAUTHORIZED_DOCS
 from app.schemas import Stats
 
-router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"], responses=UNAUTHORIZED_DOCS)
 
 
 @router.get("")

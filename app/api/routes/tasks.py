@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import TaskServiceDep
+from app.api.errors import UNAUTHORIZED_DOCS
 from app.models import TaskStatus
 from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskUpdate
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=UNAUTHORIZED_DOCS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
