@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 import httpx
 import psycopg
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
@@ -112,6 +115,44 @@ def test_events_written_through_the_api_reach_the_handler_through_daprd_once_in_
     _handled_in_outbox_order_per_task_and_topic(rows)
     stats = httpx.get(f"{api.base_url}/api/v1/stats", headers=user, timeout=10).json()
     assert stats == {"total": TASK_COUNT, "pending": 0, "completed": TASK_COUNT}
+
+
+def test_an_envelope_that_is_not_our_event_is_dropped_and_the_partition_moves_on(
+    convert_dev: ConvertDev, sidecar: Sidecar, api: ApiServer, service_env: ServiceEnv, topics: str
+) -> None:
+    # A well-formed CloudEvent of a type the service does not know, at the head of every
+    # partition: the service answers DROP (docs/events.md), Dapr discards it instead of
+    # redelivering it, and the events behind it on the same partition still arrive.
+    foreign = {"specversion": "1.0", "type": "com.example.other", "source": "/elsewhere"}
+    partitions = _partitions(service_env, topics)
+    producer = Producer({"bootstrap.servers": service_env.kafka_bootstrap})
+    for partition in partitions:
+        value = json.dumps({**foreign, "id": str(uuid.uuid4())}).encode()
+        producer.produce(f"{topics}task.created", value, partition=partition)
+    assert producer.flush(30) == 0
+    daprd = sidecar(convert_dev())
+    daprd.wait_ready()
+    since = datetime.now(UTC)
+    _write_tasks(api.base_url)
+    rows = wait_handled(service_env.database_url, since)
+    wait_until(
+        "every foreign event to be dropped",
+        lambda: _counter(api.base_url, "todo_events_consumed", outcome="drop") == len(partitions),
+    )
+    assert _counter(api.base_url, "todo_events_consumed", outcome="applied") == len(rows)
+    deliveries = _counter(
+        api.base_url, "todo_http_requests", method="POST", route=EVENT_ROUTE, status="200"
+    )
+    assert deliveries == len(rows) + len(partitions), daprd.log_tail()
+
+
+def _partitions(env: ServiceEnv, prefix: str) -> list[int]:
+    assert env.kafka_bootstrap is not None
+    topic = f"{prefix}task.created"
+    metadata = AdminClient({"bootstrap.servers": env.kafka_bootstrap}).list_topics(
+        topic, timeout=10
+    )
+    return sorted(metadata.topics[topic].partitions)
 
 
 def test_events_from_a_sidecar_with_the_wrong_token_are_refused(
