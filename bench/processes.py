@@ -122,6 +122,32 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def wait_answering(self, url: str, status: int, timeout: float = GUARD_S) -> None:
+        """Block until ``url`` answers ``status``; fail with the log if the process exits or
+        it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_tail()}")
+            try:
+                if httpx.get(url, timeout=5.0).status_code == status:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not healthy after {timeout}s:\n{self.log_tail()}")
+
+    def wait_exit(self, timeout: float = GUARD_S) -> int:
+        """Wait for the process to end by itself; its exit code."""
+        if self._proc is None:
+            raise RuntimeError(f"{self.name} was never started")
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"{self.name} still runs after {timeout}s:\n{self.log_tail()}"
+            ) from None
+
     def log_tail(self, chars: int = 4000) -> str:
         """The end of the process's output, for failure messages."""
         try:
@@ -163,17 +189,7 @@ class ApiServer(ManagedProcess):
 
     def wait_ready(self, timeout: float = GUARD_S) -> None:
         """Block until /healthz answers 200; fail with the server's log if it never does."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=5.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not healthy after {timeout}s:\n{self.log_tail()}")
+        self.wait_answering(f"{self.base_url}/healthz", 200, timeout)
 
     def __enter__(self) -> ApiServer:
         self.start()

@@ -22,8 +22,9 @@ SERVICES_SCRIPT = REPO / "scripts" / "services"
 # spare, and stays under pytest-timeout's 600 s so this message, not a bare timeout, is shown.
 START_TIMEOUT_S = 500
 # The folders whose tests run the Go-built toolchains (Pulumi's CLI and provider, the control plane,
-# actionlint). scripts/test runs them after the others, so those run while a cold build goes on.
-TOOLCHAIN_FOLDERS = ("deploy", "engine", "local", "workflows")
+# actionlint, daprd). scripts/test runs them after the others, so those run while a cold build goes
+# on.
+TOOLCHAIN_FOLDERS = ("dapr", "deploy", "engine", "local", "workflows")
 
 
 def pytest_configure(config: pytest.Config) -> None:

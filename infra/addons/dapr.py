@@ -22,7 +22,7 @@ from infra.addons.settings import DaprSettings
 from infra.component import child_options
 from infra.labels import MANAGED_BY, PART_OF
 
-CHART = PinnedChart(name="dapr", version="1.16.2", repo="https://dapr.github.io/helm-charts/")
+CHART = PinnedChart(name="dapr", version="1.16.5", repo="https://dapr.github.io/helm-charts/")
 NAMESPACE = "dapr-system"
 WORKLOAD_CERT_TTL = "24h"
 ALLOWED_CLOCK_SKEW = "15m"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -12,12 +13,14 @@ import pytest
 from infra.addons import AddonsSettings, ClusterAddons, ClusterAddonsArgs
 from infra.addons.charts import PinnedChart
 from infra.addons.cloud import CloudName
+from infra.addons.dapr import CHART as DAPR_CHART
 from infra.cluster.offline import OFFLINE_KUBECONFIG
 from tests.clouds.harness import Recording, Registered, run
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
 ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+REPO = Path(__file__).resolve().parents[2]
 ALL_ON: dict[str, Any] = {
     "ingressNginx": {"enabled": True},
     "certManager": {"enabled": True, "acmeEmail": "ops@example.org"},
@@ -221,3 +224,16 @@ def test_kube_prometheus_stack_selects_every_monitor_and_rule() -> None:
     # Grafana stays off: the chart's default admin password is public.
     assert stack["values"]["grafana"] == {"enabled": False}
     assert len(addons.monitoring_ready) == 1
+
+
+def test_dapr_chart_is_the_release_daprd_and_the_crds_are_built_from() -> None:
+    # One Dapr release everywhere: the sidecars the chart's injector adds run the daprd that
+    # tests/dapr runs (scripts/daprd-toolchain reads the pin from scripts/k8s-toolchain).
+    pins = re.findall(
+        r"^DAPR_VERSION=([0-9.]+)$",
+        (REPO / "scripts" / "k8s-toolchain").read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
+    assert pins == [DAPR_CHART.version]
+    wrapper = (REPO / "scripts" / "daprd-wrapper" / "go.mod").read_text(encoding="utf-8")
+    assert f"github.com/dapr/dapr v{DAPR_CHART.version}\n" in wrapper

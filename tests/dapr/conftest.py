@@ -1,0 +1,134 @@
+"""The dev stack's Dapr objects, converted for self-hosted daprd, and the service beside it.
+
+Each test gets a fresh database, its own topic prefix and consumer group, and its own folder of
+converted resources, on the shared development servers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from bench.database import drop_database, recreate_database
+from bench.processes import ApiServer, ServiceEnv, migrate
+from bench.topics import create_topics, delete_topics, task_topics
+from infra.backend import APP_NAME
+from infra.secrets import REDIS_PASSWORD_KEY
+from tests.dapr.daprd import Daprd, daprd_binary
+from tests.dapr.self_hosted import DevServers, SelfHostedApp, convert
+from tests.infra.manifests import Manifest, render
+
+STACK = "dev"
+APP_ID = APP_NAME
+"""The backend's ``dapr.io/app-id``, the app the stack's Components are scoped to."""
+
+
+@pytest.fixture(scope="session")
+def daprd() -> str:
+    return daprd_binary()
+
+
+@pytest.fixture(scope="session")
+def dev_manifests() -> list[Manifest]:
+    return render(STACK).manifests()
+
+
+@pytest.fixture
+def dev_servers(redis_url: str, kafka_bootstrap: str) -> DevServers:
+    redis = Redis.from_url(redis_url)
+    address = redis.connection_pool.connection_kwargs
+    password = address.get("password") or ""
+    redis.close()
+    return DevServers(
+        redis_address=f"{address['host']}:{address['port']}",
+        kafka_bootstrap=kafka_bootstrap,
+        secrets={REDIS_PASSWORD_KEY: password},
+    )
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> Iterator[str]:
+    """A topic prefix of this test's own, with the four task topics created."""
+    prefix = f"dapr-{uuid.uuid4().hex[:10]}."
+    names = task_topics(prefix)
+    create_topics(kafka_bootstrap, names)
+    yield prefix
+    delete_topics(kafka_bootstrap, names)
+
+
+@pytest.fixture
+def convert_dev(
+    dev_manifests: list[Manifest], dev_servers: DevServers, topics: str, tmp_path: Path
+) -> Callable[[list[Manifest]], SelfHostedApp]:
+    """Convert (possibly altered) dev manifests into a fresh folder for daprd."""
+    counter = iter(range(1_000_000))
+
+    def run(manifests: list[Manifest] | None = None) -> SelfHostedApp:
+        return convert(
+            dev_manifests if manifests is None else manifests,
+            app_id=APP_ID,
+            servers=dev_servers,
+            consumer_group=f"{topics}dapr",
+            folder=tmp_path / f"dapr-{next(counter)}",
+        )
+
+    return run
+
+
+@pytest.fixture
+def service_env(
+    database_url: str, redis_url: str, kafka_bootstrap: str, request: pytest.FixtureRequest
+) -> Iterator[ServiceEnv]:
+    """The development servers, with a fresh database of this test's own."""
+    name = "dapr_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    env = ServiceEnv(
+        database_url=recreate_database(database_url, name),
+        redis_url=redis_url,
+        kafka_bootstrap=kafka_bootstrap,
+        log_level="INFO",
+    )
+    migrate(env)
+    yield env
+    drop_database(database_url, name)
+
+
+@pytest.fixture
+def app_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture
+def api(service_env: ServiceEnv, topics: str, app_token: str) -> Iterator[ApiServer]:
+    """`todo-api serve` publishing its own outbox, expecting the sidecar's token."""
+    with ApiServer(
+        service_env,
+        TODO_KAFKA_TOPIC_PREFIX=topics,
+        TODO_RELAY_IN_PROCESS="true",
+        TODO_DAPR_APP_TOKEN=app_token,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def sidecar(daprd: str, api: ApiServer, app_token: str) -> Iterator[Callable[..., Daprd]]:
+    """Start daprd for a converted app beside ``api``, sending the service's token (as the
+    injector sets it from the stack's Secret) unless given another."""
+    started: list[Daprd] = []
+
+    def start(app: SelfHostedApp, token: str = app_token) -> Daprd:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
+        process = Daprd(app, api.port, {**env, "APP_API_TOKEN": token})
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
