@@ -94,6 +94,13 @@ async def until(what: str, done: Callable[[], bool], timeout: float = GUARD_S) -
         await asyncio.sleep(0.02)
 
 
+# The write rate of every fault run, the tests' and the benchmark's: under what a 2-core machine
+# serves with every server on it. At 100/s the writes queued from the start (baseline p50
+# 1.8-3.2 s): the benchmark measured the queue, not the fault, and under a CPU hog the tests'
+# backlog grew for as long as a fault lasted.
+RATE = 25.0
+
+
 def settled_after(count: int) -> Callable[[WriteLog, float], bool]:
     """The default end of a run: `count` writes sent and answered since the fault was lifted."""
     return lambda log, restored: sum(a.due >= restored for a in log.answers) >= count
@@ -181,9 +188,6 @@ def fresh_env(servers: ServerSet, name: str) -> ServiceEnv:
 
 # --- the benchmark ----------------------------------------------------------------------------
 
-# Under what a 2-core machine serves with every server on it: at 100/s the writes queued from
-# the start (baseline p50 1.8-3.2 s), so the figures measured the queue, not the fault.
-RATE = 25.0
 COUNTS = Counts(before=500, during=500, after=300)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from bench.database import wait_handled
-from bench.faults import QUICK_RECOVERY, Counts, kafka_killed, under_fault
+from bench.faults import QUICK_RECOVERY, RATE, Counts, kafka_killed, under_fault
 from bench.load import TaskWriter, User, register_user
 from bench.pipeline import Pipeline
 from bench.processes import ServiceEnv, wait_until
@@ -21,10 +21,9 @@ from tests.faults.observer import KafkaObserver
 
 pytestmark = checks.SLOW_MACHINE_GUARD
 
-# Writes go on at this rate while the broker restarts (a JVM start: tens of seconds on a busy
+# Writes go on at RATE while the broker restarts (a JVM start: tens of seconds on a busy
 # machine), and every one of them is an event to drain afterwards; 240/s made 15,000 of them
 # under a CPU hog. The counts below, not the rate, decide what the test proves.
-RATE = 120.0
 COUNTS = Counts(before=500, during=400, after=300)
 
 

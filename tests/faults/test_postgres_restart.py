@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from bench.database import wait_handled
-from bench.faults import QUICK_RECOVERY, Counts, postgres_stopped, under_fault
+from bench.faults import QUICK_RECOVERY, RATE, Counts, postgres_stopped, under_fault
 from bench.http import HttpPool
 from bench.load import Answer, TaskWriter, WriteLog, register_user
 from bench.pipeline import Pipeline
@@ -30,7 +30,6 @@ from tests.faults import checks
 
 pytestmark = checks.SLOW_MACHINE_GUARD
 
-RATE = 100.0
 COUNTS = Counts(before=200, during=150, after=300)
 PROBES = 3
 OK = {200, 201}
