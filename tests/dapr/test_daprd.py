@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
+from app.api.routes.events import EVENT_ROUTE
 from bench.database import OutboxRow, libpq_url, outbox_since, wait_handled
 from bench.load import TASKS, register_user
 from bench.processes import ApiServer, ServiceEnv, wait_until
@@ -33,10 +34,10 @@ from tests.dapr.daprd import Daprd
 from tests.dapr.self_hosted import ConversionError, SelfHostedApp
 from tests.infra.manifests import Manifest
 
-EVENT_ROUTE = "/events/task/{kind}"
 # Bounded by counts: tasks, and the updates each gets before it is completed.
 TASK_COUNT = 4
 UPDATES_PER_TASK = 3
+RETRIES = 3  # deliveries the RETRY test makes fail before it lets them succeed
 
 ConvertDev = Callable[..., SelfHostedApp]
 Sidecar = Callable[..., Daprd]
@@ -112,6 +113,51 @@ def test_events_written_through_the_api_reach_the_handler_through_daprd_once_in_
     with psycopg.connect(libpq_url(service_env.database_url)) as conn:
         processed = {r[0] for r in conn.execute("SELECT event_id FROM processed_events")}
     assert processed == {row.event_id for row in rows}
+    _handled_in_outbox_order_per_task_and_topic(rows)
+    stats = httpx.get(f"{api.base_url}/api/v1/stats", headers=user, timeout=10).json()
+    assert stats == {"total": TASK_COUNT, "pending": 0, "completed": TASK_COUNT}
+
+
+def _cancel_lock_waits(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Cancel every statement of this database that waits for a lock (the handler's)."""
+    conn.execute(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+    )
+
+
+def test_a_delivery_answered_retry_is_redelivered_until_applied_once(
+    convert_dev: ConvertDev, sidecar: Sidecar, api: ApiServer, service_env: ServiceEnv
+) -> None:
+    # The test holds a lock that every stats change waits for, and cancels each wait: the
+    # handler's transaction fails with a transient error and the delivery answers RETRY. Once
+    # RETRIES were answered the lock goes, and daprd's redeliveries must apply every event once.
+    since = datetime.now(UTC)
+    database = libpq_url(service_env.database_url)
+    with psycopg.connect(database) as blocker, psycopg.connect(database, autocommit=True) as admin:
+        blocker.execute("LOCK TABLE user_stats IN SHARE MODE")
+        daprd = sidecar(convert_dev())
+        daprd.wait_ready()
+        user = _write_tasks(api.base_url)
+
+        def retried() -> bool:
+            _cancel_lock_waits(admin)
+            return _counter(api.base_url, "todo_events_consumed", outcome="retry") >= RETRIES
+
+        wait_until(f"{RETRIES} deliveries answered RETRY", retried, every=0.2)
+        blocker.rollback()
+    rows = wait_handled(service_env.database_url, since)
+    retries = _counter(api.base_url, "todo_events_consumed", outcome="retry")
+    wait_until(
+        "the last delivery's answer to be counted",
+        lambda: _counter(api.base_url, "todo_events_consumed", outcome="applied") == len(rows),
+    )
+    assert _counter(api.base_url, "todo_events_consumed", outcome="duplicate") == 0
+    # Each RETRY is a 200 with that status; every one of them was followed by a redelivery.
+    deliveries = _counter(
+        api.base_url, "todo_http_requests", method="POST", route=EVENT_ROUTE, status="200"
+    )
+    assert deliveries == len(rows) + retries, daprd.log_tail()
     _handled_in_outbox_order_per_task_and_topic(rows)
     stats = httpx.get(f"{api.base_url}/api/v1/stats", headers=user, timeout=10).json()
     assert stats == {"total": TASK_COUNT, "pending": 0, "completed": TASK_COUNT}
