@@ -48,7 +48,7 @@ class Query:
     """One line of a panel: a PromQL expression and the legend of each series it returns."""
 
     expr: str
-    legend: str = ""
+    legend: str
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Panel:
                     "refId": chr(ord("A") + i),
                     "datasource": DATASOURCE,
                     "expr": query.expr,
-                    "legendFormat": query.legend or "__auto",
+                    "legendFormat": query.legend,
                 }
                 for i, query in enumerate(self.queries)
             ],
@@ -337,12 +337,15 @@ def dashboards(namespace: str) -> list[Dashboard]:
                     unit="ops",
                 ),
                 Panel(
-                    "Redis clients and memory",
-                    "Connected clients and the memory Redis uses.",
-                    (
-                        Query(f"max({s('redis_connected_clients')})", "clients"),
-                        Query(f"max({s('redis_memory_used_bytes')})", "bytes used"),
-                    ),
+                    "Redis clients",
+                    "Clients connected to Redis: the API's pools and the exporter.",
+                    (Query(f"max({s('redis_connected_clients')})", "clients"),),
+                ),
+                Panel(
+                    "Redis memory",
+                    "Memory Redis uses for the cache.",
+                    (Query(f"max({s('redis_memory_used_bytes')})", "used"),),
+                    unit="bytes",
                 ),
                 Panel(
                     "Container restarts",
