@@ -59,6 +59,11 @@ _SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{namespace=")
 """A metric name as :func:`series` writes it: always followed by the namespace matcher."""
 
 
+def metric_names(expr: str) -> frozenset[str]:
+    """The metric names a PromQL expression reads (each written by :func:`series`)."""
+    return frozenset(_SELECTOR.findall(expr))
+
+
 def series(metric: str, namespace: str, **matchers: str) -> str:
     """A selector for ``metric`` in the stack's namespace (``matchers`` are exact, or a
     regular expression when the value starts with ``~``)."""
@@ -81,8 +86,7 @@ class Alert:
 
     @property
     def metrics(self) -> frozenset[str]:
-        """The metric names ``expr`` reads (each written by :func:`series`)."""
-        return frozenset(_SELECTOR.findall(self.expr))
+        return metric_names(self.expr)
 
     def rule(self) -> dict[str, Any]:
         rule: dict[str, Any] = {

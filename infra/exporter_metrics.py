@@ -1,10 +1,11 @@
-"""The exporter metrics the alerts read, each checked against the exporter version the stack runs.
+"""The exporter metrics the alerts and dashboards read, each checked against the exporter version
+the stack runs.
 
-The service's own metrics are checked by scraping it (``tests/app/test_alert_metrics.py``); the
-exporters do not run on a development machine, so their names are listed here from each
+The service's own metrics are checked by scraping it (``tests/app/test_monitoring_metrics.py``);
+the exporters do not run on a development machine, so their names are listed here from each
 exporter's documentation at the version pinned in ``infra/``. A test fails when a pinned
-version changes without this list being re-checked, and when an alert reads a metric that is
-neither the service's nor listed here.
+version changes without this list being re-checked, and when an alert or a dashboard panel reads
+a metric that is neither the service's nor listed here.
 """
 
 from __future__ import annotations
@@ -37,14 +38,21 @@ EXPORTERS: tuple[Exporter, ...] = (
         name="postgres_exporter",
         checked_version="v0.17.1",
         pinned_version=_default_image_version(PostgresSettings),
-        # 1 when the exporter's last query of the server succeeded.
-        metrics=("pg_up",),
+        metrics=(
+            # 1 when the exporter's last query of the server succeeded.
+            "pg_up",
+            # The stat_database collector (on by default), per database.
+            "pg_stat_database_numbackends",
+            "pg_stat_database_xact_commit",
+            "pg_stat_database_xact_rollback",
+        ),
     ),
     Exporter(
         name="redis_exporter",
         checked_version="v1.67.0",
         pinned_version=_default_image_version(RedisSettings),
-        metrics=("redis_up",),
+        # From INFO: connected_clients and used_memory.
+        metrics=("redis_up", "redis_connected_clients", "redis_memory_used_bytes"),
     ),
     Exporter(
         name="kafka_exporter",
@@ -56,6 +64,8 @@ EXPORTERS: tuple[Exporter, ...] = (
             "kafka_topic_partition_replicas",
             "kafka_topic_partition_leader",
             "kafka_consumergroup_lag",
+            "kafka_brokers",
+            "kafka_topic_partitions",
         ),
     ),
     Exporter(

@@ -4,7 +4,8 @@ PodMonitors rather than ServiceMonitors: the relay and the Kafka exporter have n
 a data service's client Service would scrape through a load balancer; a PodMonitor selects the
 pods by their never-changing selector labels and scrapes each one by its named port.
 
-The ``monitoring`` settings turn this and the alerts (``infra/alerts.py``) on. They need the
+The ``monitoring`` settings turn this, the alerts (``infra/alerts.py``) and the dashboards
+(``infra/dashboards.py``) on. They need the
 Prometheus Operator's CRDs: ``addons.kubePrometheusStack`` installs it, or the cluster has one.
 A Prometheus of the kube-prometheus-stack add-on selects every PodMonitor and PrometheusRule; one
 you run yourself may select by label, which ``monitoring.labels`` adds to both.
@@ -35,8 +36,9 @@ _DURATION = re.compile(r"^[1-9][0-9]*(s|m)$")
 class MonitoringSettings(SettingsModel):
     enabled: bool = Field(
         default=False,
-        description="PodMonitors for the API, the relay and the exporters, and the alerts; "
-        "needs the Prometheus Operator (addons.kubePrometheusStack or the cluster's own).",
+        description="PodMonitors for the API, the relay and the exporters, the alerts and the "
+        "Grafana dashboards; needs the Prometheus Operator (addons.kubePrometheusStack or the "
+        "cluster's own).",
     )
     scrape_interval: str = Field(
         default="30s", description="How often Prometheus scrapes each pod, e.g. `30s`, `1m`."

@@ -30,6 +30,7 @@ from infra.cluster import ClusterSettings, NoCluster
 from infra.component import SettingsModel
 from infra.dapr.resources import Dapr, DaprArgs, configuration_name
 from infra.dapr.settings import DaprSettings
+from infra.dashboards import Dashboards, DashboardsArgs
 from infra.deployment import Spread
 from infra.frontend import SERVICE_PORT as WEB_SERVICE_PORT
 from infra.frontend import WEB_PORT, Frontend, FrontendArgs
@@ -551,7 +552,8 @@ def _monitoring(
     targets: tuple[ScrapeTarget, ...],
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """PodMonitors for every pod that serves metrics, and the alerts that read them."""
+    """PodMonitors for every pod that serves metrics, the alerts and the dashboards that read
+    them."""
     instance = args.instance
     PodMonitors(
         f"{name}-pod-monitors",
@@ -568,6 +570,11 @@ def _monitoring(
             thresholds=args.monitoring.alerts,
             labels=args.monitoring.labels,
         ),
+        opts=opts,
+    )
+    Dashboards(
+        f"{name}-dashboards",
+        DashboardsArgs(namespace=args.namespace, instance=instance),
         opts=opts,
     )
 

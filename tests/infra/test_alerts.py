@@ -7,19 +7,15 @@ rule file it reads is written from the same ``infra.alerts.rule_groups`` the Pro
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
-import yaml
 
 from infra.alerts import AlertRules, AlertRulesArgs, AlertThresholds, alerts, rule_groups, series
 from infra.exporter_metrics import EXPORTERS
 from tests.infra.manifests import REPO
 from tests.infra.mock_run import one, run
+from tests.infra.promtool import run_promtool, write_yaml
 
 NS = "todo-app"
 OTHER = "todo-app-staging"
@@ -255,47 +251,24 @@ def _tests() -> list[dict[str, Any]]:
     return tests
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail(
-            "promtool is missing: install the Debian package `prometheus` "
-            "(`apt-get install --no-install-recommends prometheus`; scripts/bootstrap does)"
-        )
-    return found
-
-
-def _write(path: Path, document: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _promtool(promtool: str, *args: str, cwd: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
-    return done.returncode, done.stdout + done.stderr
-
-
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     assert set(CASES) == {alert.name for alert in alerts(NS, LIMITS)}
 
 
 def test_the_rule_file_passes_promtool_check(promtool: str, tmp_path: Path) -> None:
-    _write(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
-    code, output = _promtool(promtool, "check", "rules", "rules.yml", cwd=tmp_path)
+    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
+    code, output = run_promtool(promtool, "check", "rules", "rules.yml", cwd=tmp_path)
     assert code == 0, output
     assert f"SUCCESS: {len(CASES)} rules found" in output
 
 
 def test_every_alert_fires_on_its_failure_and_only_then(promtool: str, tmp_path: Path) -> None:
-    _write(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
-    _write(
+    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
+    write_yaml(
         tmp_path / "tests.yml",
         {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": _tests()},
     )
-    code, output = _promtool(promtool, "test", "rules", "tests.yml", cwd=tmp_path)
+    code, output = run_promtool(promtool, "test", "rules", "tests.yml", cwd=tmp_path)
     assert code == 0, output
     assert "SUCCESS" in output
 
@@ -303,7 +276,7 @@ def test_every_alert_fires_on_its_failure_and_only_then(promtool: str, tmp_path:
 def test_promtool_fails_a_case_that_expects_the_wrong_thing(promtool: str, tmp_path: Path) -> None:
     """The harness can fail: a firing case expected to stay quiet is reported."""
     case = CASES["TodoOutboxBacklog"]
-    _write(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
+    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
     wrong = {
         "interval": "1m",
         "input_series": _input(case.firing),
@@ -311,11 +284,11 @@ def test_promtool_fails_a_case_that_expects_the_wrong_thing(promtool: str, tmp_p
             {"eval_time": case.at, "alertname": "TodoOutboxBacklog", "exp_alerts": []}
         ],
     }
-    _write(
+    write_yaml(
         tmp_path / "tests.yml",
         {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [wrong]},
     )
-    code, output = _promtool(promtool, "test", "rules", "tests.yml", cwd=tmp_path)
+    code, output = run_promtool(promtool, "test", "rules", "tests.yml", cwd=tmp_path)
     assert code != 0
     assert "TodoOutboxBacklog" in output
 
