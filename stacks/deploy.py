@@ -35,13 +35,13 @@ from stacks.config import PROJECT, StackConfigError
 from stacks.local.cluster import ensure_started
 from stacks.local_target import LocalTarget, state_dir
 from stacks.preflight import (
+    KubectlCluster,
     PreflightError,
     kubectl_argv,
-    kubectl_crds,
-    require_crds,
     require_secrets,
     validated_config,
 )
+from stacks.prerequisites import require_prerequisites
 from stacks.program import run
 from stacks.recovery import LiveLookup, RecoveryError, adopt, kubectl_lookup
 
@@ -289,7 +289,7 @@ def deploy(args: argparse.Namespace, project: Path) -> int:
         config = validated_config(workspace.stack_file)
         stack = open_stack(workspace, local=args.local)
         if args.command in ("preview", "up"):
-            require_crds(config, kubectl_crds(config))
+            require_prerequisites(config, KubectlCluster(config))
         if getattr(args, "recover", False):
             recover(stack, kubectl_lookup(kubectl_argv(config)))
         changes = operate(stack, args.command, log)
