@@ -33,7 +33,7 @@ DAPR_INJECTOR_LABELS = "app=dapr-sidecar-injector"
 """The label Dapr's chart gives the injector's Deployment (and selects its pods by)."""
 DROP_ALL_ENV = "SIDECAR_DROP_ALL_CAPABILITIES"
 """The injector's environment variable set from the chart value below."""
-DROP_ALL_VALUE = "dapr_sidecar_injector.sidecarDropALLCapabilities"
+DROP_ALL_CHART_VALUE = "dapr_sidecar_injector.sidecarDropALLCapabilities"
 TRUTHY = frozenset({"y", "yes", "true", "t", "on", "1"})
 """What the injector reads as true (Dapr's ``utils.IsTruthy``)."""
 
@@ -45,6 +45,21 @@ def _name(manifest: Manifest) -> str:
     return f"{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"
 
 
+def _unasked(
+    name: str, config: StackConfig, *, off: str, installed: str, later: str
+) -> Prerequisite | None:
+    """The answer when the cluster need not be asked: the feature is ``off`` (the setting that
+    says so), the stack ``installed`` the add-on configured, or it creates the cluster, where a
+    controller installed ``later`` needs the setting. ``None``: ask."""
+    if off or installed:
+        return Prerequisite(name, Status.NOT_NEEDED, off or installed)
+    if not isinstance(config.cluster, NoCluster):
+        return Prerequisite(
+            name, Status.SKIPPED, f"not asked: the stack creates the cluster; {later}"
+        )
+    return None
+
+
 def _allowed_headers(config_map: Manifest) -> list[str]:
     listed = (config_map.get("data") or {}).get(ALLOWED_HEADERS_KEY, "")
     return [header.strip() for header in listed.split(",") if header.strip()]
@@ -52,23 +67,22 @@ def _allowed_headers(config_map: Manifest) -> list[str]:
 
 def ingress_headers(config: StackConfig, cluster: ClusterLookup) -> Prerequisite:
     """Every ingress-nginx controller's ConfigMap lists each of the Ingress's headers."""
-    ingress = config.ingress
-    if not (ingress.enabled and ingress.security_headers):
-        switch = "ingress.enabled" if not ingress.enabled else "ingress.securityHeaders"
-        return Prerequisite(HEADERS_CHECK, Status.NOT_NEEDED, f"{switch}=false")
-    if config.addons.ingress_nginx.enabled:
-        return Prerequisite(
-            HEADERS_CHECK,
-            Status.NOT_NEEDED,
-            "the stack installs ingress-nginx (addons.ingressNginx.enabled) with the setting",
-        )
-    if not isinstance(config.cluster, NoCluster):
-        return Prerequisite(
-            HEADERS_CHECK,
-            Status.SKIPPED,
-            "not asked: the stack creates the cluster; an ingress-nginx you install there needs "
-            f"{ALLOWED_HEADERS_KEY} listing {', '.join(SECURITY_HEADERS)}",
-        )
+    switches = {
+        "ingress.enabled": config.ingress.enabled,
+        "ingress.securityHeaders": config.ingress.security_headers,
+    }
+    unasked = _unasked(
+        HEADERS_CHECK,
+        config,
+        off=next((f"{key}=false" for key, on in switches.items() if not on), ""),
+        installed="the stack installs ingress-nginx (addons.ingressNginx.enabled) with the setting"
+        if config.addons.ingress_nginx.enabled
+        else "",
+        later=f"an ingress-nginx you install there needs {ALLOWED_HEADERS_KEY} listing "
+        f"{', '.join(SECURITY_HEADERS)}",
+    )
+    if unasked is not None:
+        return unasked
 
     def check() -> Prerequisite:
         maps = [
@@ -119,21 +133,17 @@ def _drops_all(deployment: Manifest) -> bool:
 
 def dapr_injector(config: StackConfig, cluster: ClusterLookup) -> Prerequisite:
     """Every Dapr sidecar injector adds ``daprd`` with all capabilities dropped."""
-    if not config.dapr.enabled:
-        return Prerequisite(INJECTOR_CHECK, Status.NOT_NEEDED, "dapr.enabled=false")
-    if config.addons.dapr.enabled:
-        return Prerequisite(
-            INJECTOR_CHECK,
-            Status.NOT_NEEDED,
-            f"the stack installs Dapr (addons.dapr.enabled) with {DROP_ALL_VALUE}=true",
-        )
-    if not isinstance(config.cluster, NoCluster):
-        return Prerequisite(
-            INJECTOR_CHECK,
-            Status.SKIPPED,
-            f"not asked: the stack creates the cluster; a Dapr you install there needs "
-            f"{DROP_ALL_VALUE}=true",
-        )
+    unasked = _unasked(
+        INJECTOR_CHECK,
+        config,
+        off="" if config.dapr.enabled else "dapr.enabled=false",
+        installed=f"the stack installs Dapr (addons.dapr.enabled) with {DROP_ALL_CHART_VALUE}=true"
+        if config.addons.dapr.enabled
+        else "",
+        later=f"a Dapr you install there needs {DROP_ALL_CHART_VALUE}=true",
+    )
+    if unasked is not None:
+        return unasked
 
     def check() -> Prerequisite:
         injectors = cluster.objects("deployments", DAPR_INJECTOR_LABELS)
@@ -152,7 +162,7 @@ def dapr_injector(config: StackConfig, cluster: ClusterLookup) -> Prerequisite:
             f"Deployment {', '.join(_name(found) for found in lacking)} does not set "
             f"{DROP_ALL_ENV}=true (Pod Security {POD_SECURITY_LEVEL!r} in namespace "
             f"{config.namespace} would reject the app's pods)",
-            f"set the Dapr chart value {DROP_ALL_VALUE}=true on the release in namespace "
+            f"set the Dapr chart value {DROP_ALL_CHART_VALUE}=true on the release in namespace "
             f"{', '.join(namespaces)} (`helm upgrade --reuse-values --set ...`), "
             f"or set {PROJECT}:dapr.enabled=false",
         )

@@ -57,6 +57,8 @@ def doctor(args: argparse.Namespace, project: Path) -> int:
             print(f"  {'':<{STATUS_WIDTH}} remedy: {prerequisite.remedy}")
     blocking = [prerequisite for prerequisite in found if prerequisite.status.blocking]
     if blocking:
-        print(f"{len(blocking)} of {len(found)} prerequisites missing or not checked", file=sys.stderr)
+        print(
+            f"{len(blocking)} of {len(found)} prerequisites missing or not checked", file=sys.stderr
+        )
         return EXIT_FAILED
     return 0
