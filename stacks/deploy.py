@@ -10,8 +10,10 @@ Without ``--local`` it acts like ``pulumi <operation>`` in the checkout: the cur
 stack names. With ``--local`` it deploys onto the local control plane (``todo-infra local``),
 starting it when needed, with its own backend and generated secrets (:mod:`stacks.local_target`).
 
-The engine's progress streams to the terminal and the stack outputs are printed at the end;
-``--json FILE`` also writes what changed, the outputs and the engine's warnings and errors.
+Before ``preview`` and ``up`` it checks what the stack needs from the cluster
+(:mod:`stacks.prerequisites`, also listed by ``todo-infra doctor``) and refuses while something
+is missing. The engine's progress streams to the terminal and the stack outputs are printed at
+the end; ``--json FILE`` also writes what changed, the outputs and the engine's warnings and errors.
 Exit codes: 0 done, 1 the engine failed (its diagnostics are shown), 2 bad input (one line).
 """
 
