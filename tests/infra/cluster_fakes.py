@@ -20,6 +20,11 @@ def stack(name: str, **overrides: object) -> StackConfig:
     return stack_config(settings, secret_keys)
 
 
+def selector_labels(selector: str) -> dict[str, str]:
+    """The labels an equality selector (``a=b,c=d``) asks for."""
+    return dict(term.split("=", 1) for term in selector.split(","))
+
+
 @dataclass
 class FakeCluster:
     """What a cluster serves; ``broken`` makes every question fail the way kubectl does."""
@@ -37,7 +42,7 @@ class FakeCluster:
     def objects(self, kind: str, selector: str) -> list[Manifest]:
         self.asked.append(kind)
         self._answer()
-        wanted = dict(term.split("=", 1) for term in selector.split(","))
+        wanted = selector_labels(selector)
         return [
             found
             for found in self.served.get(kind, [])

@@ -6,10 +6,13 @@ the add-on, and on a cluster the stack creates; and a cluster that cannot be ask
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from infra.http_headers import ALLOWED_RESPONSE_HEADERS, SECURITY_HEADERS
-from stacks.cluster_checks import Status
+from stacks.cluster_checks import ClusterLookup, Prerequisite, Status
+from stacks.config import StackConfig
 from stacks.controllers import (
     DAPR_INJECTOR_LABELS,
     DROP_ALL_ENV,
@@ -18,10 +21,18 @@ from stacks.controllers import (
     ingress_headers,
 )
 from stacks.prerequisites import check_all
-from tests.infra.cluster_fakes import FakeCluster, config_map, deployment, stack
+from tests.infra.cluster_fakes import (
+    FakeCluster,
+    config_map,
+    deployment,
+    selector_labels,
+    stack,
+)
 
-NGINX = dict(term.split("=") for term in INGRESS_NGINX_LABELS.split(","))
-INJECTOR = dict(term.split("=") for term in DAPR_INJECTOR_LABELS.split(","))
+Check = Callable[[StackConfig, ClusterLookup], Prerequisite]
+
+NGINX = selector_labels(INGRESS_NGINX_LABELS)
+INJECTOR = selector_labels(DAPR_INJECTOR_LABELS)
 EKS = {"provider": "eks", "region": "eu-west-1"}
 ALL_HEADERS = {"global-allowed-response-headers": ALLOWED_RESPONSE_HEADERS}
 
@@ -92,35 +103,6 @@ def test_no_ingress_nginx_in_the_cluster_has_nothing_to_configure() -> None:
     assert found.detail.startswith("no ingress-nginx controller found")
 
 
-@pytest.mark.parametrize(
-    ("ingress", "reason"),
-    [
-        ({"securityHeaders": False}, "ingress.securityHeaders=false"),
-        ({"enabled": False}, "ingress.enabled=false"),
-    ],
-)
-def test_headers_not_needed_with_the_feature_off(ingress: dict[str, bool], reason: str) -> None:
-    cluster = nginx()
-    found = ingress_headers(stack("staging", ingress=ingress), cluster)
-    assert (found.status, found.detail) == (Status.NOT_NEEDED, reason)
-    assert cluster.asked == []
-
-
-def test_headers_not_needed_when_the_stack_installs_ingress_nginx() -> None:
-    cluster = nginx()
-    found = ingress_headers(stack("staging", addons={"ingressNginx": {"enabled": True}}), cluster)
-    assert found.status is Status.NOT_NEEDED
-    assert cluster.asked == []
-
-
-def test_headers_not_asked_on_a_cluster_the_stack_creates() -> None:
-    cluster = nginx()
-    found = ingress_headers(stack("prod", cluster=EKS), cluster)
-    assert found.status is Status.SKIPPED
-    assert ALLOWED_RESPONSE_HEADERS.replace(",", ", ") in found.detail
-    assert cluster.asked == []
-
-
 def test_injector_dropping_all_capabilities_passes() -> None:
     found = dapr_injector(stack("staging"), injector(**{DROP_ALL_ENV: "true"}))
     assert found.status is Status.OK
@@ -151,24 +133,53 @@ def test_no_injector_in_the_cluster_has_nothing_to_configure() -> None:
     assert found.detail.startswith("no Dapr sidecar injector found")
 
 
-def test_injector_not_needed_without_dapr() -> None:
-    cluster = injector()
-    found = dapr_injector(stack("staging", dapr={"enabled": False}), cluster)
-    assert (found.status, found.detail) == (Status.NOT_NEEDED, "dapr.enabled=false")
-    assert cluster.asked == []
+NOT_ASKED = [
+    (
+        ingress_headers,
+        {"ingress": {"securityHeaders": False}},
+        Status.NOT_NEEDED,
+        "ingress.securityHeaders=false",
+    ),
+    (ingress_headers, {"ingress": {"enabled": False}}, Status.NOT_NEEDED, "ingress.enabled=false"),
+    (
+        ingress_headers,
+        {"addons": {"ingressNginx": {"enabled": True}}},
+        Status.NOT_NEEDED,
+        "the stack installs ingress-nginx (addons.ingressNginx.enabled) with the setting",
+    ),
+    (
+        ingress_headers,
+        {"cluster": EKS},
+        Status.SKIPPED,
+        "not asked: the stack creates the cluster; an ingress-nginx you install there needs "
+        f"global-allowed-response-headers listing {ALLOWED_RESPONSE_HEADERS.replace(',', ', ')}",
+    ),
+    (dapr_injector, {"dapr": {"enabled": False}}, Status.NOT_NEEDED, "dapr.enabled=false"),
+    (
+        dapr_injector,
+        {"addons": {"dapr": {"enabled": True}}},
+        Status.NOT_NEEDED,
+        "the stack installs Dapr (addons.dapr.enabled) with "
+        "dapr_sidecar_injector.sidecarDropALLCapabilities=true",
+    ),
+    (
+        dapr_injector,
+        {"cluster": EKS},
+        Status.SKIPPED,
+        "not asked: the stack creates the cluster; a Dapr you install there needs "
+        "dapr_sidecar_injector.sidecarDropALLCapabilities=true",
+    ),
+]
 
 
-def test_injector_not_needed_when_the_stack_installs_dapr() -> None:
-    cluster = injector()
-    found = dapr_injector(stack("staging", addons={"dapr": {"enabled": True}}), cluster)
-    assert found.status is Status.NOT_NEEDED
-    assert cluster.asked == []
-
-
-def test_injector_not_asked_on_a_cluster_the_stack_creates() -> None:
-    cluster = injector()
-    found = dapr_injector(stack("prod", cluster=EKS), cluster)
-    assert found.status is Status.SKIPPED
+@pytest.mark.parametrize(("check", "overrides", "status", "detail"), NOT_ASKED)
+def test_the_cluster_is_not_asked_with_the_feature_off_the_add_on_on_or_a_new_cluster(
+    check: Check, overrides: dict[str, object], status: Status, detail: str
+) -> None:
+    """The controllers are there and lack every setting: they do not matter here."""
+    cluster = FakeCluster(served={**nginx().served, **injector().served})
+    found = check(stack("prod", **overrides), cluster)
+    assert (found.status, found.detail) == (status, detail)
     assert cluster.asked == []
 
 

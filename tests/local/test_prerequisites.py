@@ -18,6 +18,7 @@ import yaml
 
 from infra.http_headers import ALLOWED_RESPONSE_HEADERS
 from stacks.controllers import DROP_ALL_ENV, INGRESS_NGINX_LABELS
+from tests.infra.cluster_fakes import selector_labels
 from tests.local.conftest import COMMAND_TIMEOUT_S, TODO_INFRA, Cluster
 
 NGINX_NAMESPACE = "ingress-nginx"
@@ -41,7 +42,7 @@ def todo_infra(cluster: Cluster, state: Path, *args: str) -> subprocess.Complete
 @pytest.fixture
 def controllers(cluster: Cluster) -> Iterator[Cluster]:
     """The two controllers, installed without the settings the stack needs."""
-    labels = dict(term.split("=") for term in INGRESS_NGINX_LABELS.split(","))
+    labels = selector_labels(INGRESS_NGINX_LABELS)
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
