@@ -9,6 +9,10 @@ import pulumi_kubernetes.meta.v1 as meta
 from infra.component import ComponentArgs, child_options
 from infra.labels import MANAGED_BY, PART_OF
 
+POD_SECURITY_LEVEL = "restricted"
+"""The Pod Security Standard the namespace enforces: every pod of the stack, injected sidecars
+included, must meet it."""
+
 
 class NamespaceArgs(ComponentArgs):
     """The namespace's name is ``namespace``; ``instance`` is recorded in its labels."""
@@ -35,7 +39,7 @@ class Namespace(pulumi.ComponentResource):
                     "app.kubernetes.io/instance": args.instance,
                     "app.kubernetes.io/part-of": PART_OF,
                     "app.kubernetes.io/managed-by": MANAGED_BY,
-                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
                     "pod-security.kubernetes.io/enforce-version": "latest",
                 },
             ),

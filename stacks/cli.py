@@ -4,6 +4,8 @@
 stack would create, without the Pulumi CLI or a cluster (see :mod:`stacks.render`).
 ``todo-infra config-reference [--write docs/configuration.md]`` regenerates the settings table.
 ``todo-infra preview|up|refresh|destroy --stack S [--local]`` runs Pulumi (:mod:`stacks.deploy`).
+``todo-infra doctor --stack S [--local]`` checks what the stack needs from its cluster
+(:mod:`stacks.doctor`).
 ``todo-infra local start|stop|status`` runs a local control plane (see :mod:`stacks.local.cli`).
 """
 
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from stacks.config import StackConfigError
 from stacks.deploy import OPERATIONS, add_commands, deploy
+from stacks.doctor import add_command as add_doctor
+from stacks.doctor import doctor
 from stacks.local import cli as local_cli
 from stacks.profiles import PROFILE_NAMES
 from stacks.reference import reference, write
@@ -58,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         "--write", type=Path, help="rewrite the generated section of this Markdown file instead"
     )
     add_commands(commands)
+    add_doctor(commands)
     local_cli.add_parser(commands)
     return parser
 
@@ -74,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in OPERATIONS:
         return deploy(args, project_dir())
+    if args.command == "doctor":
+        return doctor(args, project_dir())
     project = args.project_dir or project_dir()
     stack_file = project / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():

@@ -10,8 +10,10 @@ Without ``--local`` it acts like ``pulumi <operation>`` in the checkout: the cur
 stack names. With ``--local`` it deploys onto the local control plane (``todo-infra local``),
 starting it when needed, with its own backend and generated secrets (:mod:`stacks.local_target`).
 
-The engine's progress streams to the terminal and the stack outputs are printed at the end;
-``--json FILE`` also writes what changed, the outputs and the engine's warnings and errors.
+Before ``preview`` and ``up`` it checks what the stack needs from the cluster
+(:mod:`stacks.prerequisites`, also listed by ``todo-infra doctor``) and refuses while something
+is missing. The engine's progress streams to the terminal and the stack outputs are printed at
+the end; ``--json FILE`` also writes what changed, the outputs and the engine's warnings and errors.
 Exit codes: 0 done, 1 the engine failed (its diagnostics are shown), 2 bad input (one line).
 """
 
@@ -35,13 +37,13 @@ from stacks.config import PROJECT, StackConfigError
 from stacks.local.cluster import ensure_started
 from stacks.local_target import LocalTarget, state_dir
 from stacks.preflight import (
+    KubectlCluster,
     PreflightError,
     kubectl_argv,
-    kubectl_crds,
-    require_crds,
     require_secrets,
     validated_config,
 )
+from stacks.prerequisites import require_prerequisites
 from stacks.program import run
 from stacks.recovery import LiveLookup, RecoveryError, adopt, kubectl_lookup
 
@@ -289,7 +291,7 @@ def deploy(args: argparse.Namespace, project: Path) -> int:
         config = validated_config(workspace.stack_file)
         stack = open_stack(workspace, local=args.local)
         if args.command in ("preview", "up"):
-            require_crds(config, kubectl_crds(config))
+            require_prerequisites(config, KubectlCluster(config))
         if getattr(args, "recover", False):
             recover(stack, kubectl_lookup(kubectl_argv(config)))
         changes = operate(stack, args.command, log)

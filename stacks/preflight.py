@@ -6,20 +6,17 @@ sentence that says what is missing and how to get it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.cluster import NoCluster
-from infra.dapr.resources import CRDS as DAPR_CRDS
-from infra.monitoring import CRDS as MONITORING_CRDS
 from stacks.config import PROJECT, SECRET_KEYS, StackConfig, stack_config
 from stacks.render import stack_file_settings, with_placeholders
-
-CrdLookup = Callable[[tuple[str, ...]], set[str]]
-"""Which of these CustomResourceDefinitions the cluster serves."""
 
 
 class PreflightError(RuntimeError):
@@ -54,62 +51,6 @@ def require_secrets(stack: str, config: dict[str, object], secret: Iterable[str]
         raise PreflightError(f"stack {stack} lacks the secret(s) {', '.join(missing)}: {commands}")
 
 
-@dataclass(frozen=True)
-class CrdNeed:
-    """CRDs the stack's objects need from an installation the stack does not make."""
-
-    owner: str
-    crds: tuple[str, ...]
-    remedy: str
-
-
-def required_crds(config: StackConfig) -> list[CrdNeed]:
-    """The CRDs that must already exist: Dapr's when the stack uses Dapr, the Prometheus
-    Operator's when it monitors, each unless the stack installs the add-on (its objects then
-    wait for the add-on instead)."""
-    needs: list[CrdNeed] = []
-    if config.dapr.enabled and not config.addons.dapr.enabled:
-        needs.append(
-            CrdNeed(
-                "Dapr",
-                DAPR_CRDS,
-                "install Dapr (its Helm chart or `dapr init -k`), or set "
-                f"{PROJECT}:addons.dapr.enabled=true to install it with the stack, or "
-                f"{PROJECT}:dapr.enabled=false",
-            )
-        )
-    if config.monitoring.enabled and not config.addons.kube_prometheus_stack.enabled:
-        needs.append(
-            CrdNeed(
-                "Prometheus Operator",
-                MONITORING_CRDS,
-                "install the Prometheus Operator, or set "
-                f"{PROJECT}:addons.kubePrometheusStack.enabled=true to install it with the "
-                f"stack, or {PROJECT}:monitoring.enabled=false",
-            )
-        )
-    return needs
-
-
-def require_crds(config: StackConfig, lookup: CrdLookup) -> None:
-    """Refuse, naming every missing CRD, when the cluster lacks one the stack's objects need."""
-    needs = required_crds(config)
-    if not needs:
-        return
-    # A cluster the stack creates has none yet: nothing to ask.
-    wanted = tuple(name for need in needs for name in need.crds)
-    present = lookup(wanted) if isinstance(config.cluster, NoCluster) else set()
-    problems = []
-    for need in needs:
-        missing = [name for name in need.crds if name not in present]
-        if missing:
-            problems.append(
-                f"the cluster lacks the {need.owner} CRDs {', '.join(missing)}: {need.remedy}"
-            )
-    if problems:
-        raise PreflightError("; ".join(problems))
-
-
 def kubectl_argv(config: StackConfig) -> list[str]:
     """``kubectl`` with the kubeconfig and context the stack's provider uses."""
     kubectl = shutil.which("kubectl")
@@ -135,12 +76,19 @@ def run_kubectl(argv: list[str], what: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def kubectl_crds(config: StackConfig) -> CrdLookup:
-    """A lookup asking the stack's cluster through ``kubectl`` (the context the provider uses)."""
+@dataclass(frozen=True)
+class KubectlCluster:
+    """The stack's cluster, asked through ``kubectl`` with the context the provider uses."""
 
-    def lookup(names: tuple[str, ...]) -> set[str]:
-        argv = [*kubectl_argv(config), "get", "crd", *names, "--ignore-not-found", "-o", "name"]
-        output = run_kubectl(argv, "list the cluster's CRDs")
+    config: StackConfig
+
+    def crds(self, names: tuple[str, ...]) -> set[str]:
+        argv = [*kubectl_argv(self.config), "get", "crd", *names, "--ignore-not-found"]
+        output = run_kubectl([*argv, "-o", "name"], "list the cluster's CRDs")
         return {line.rsplit("/", 1)[-1] for line in output.split()}
 
-    return lookup
+    def objects(self, kind: str, selector: str) -> list[dict[str, Any]]:
+        argv = [*kubectl_argv(self.config), "get", kind, "--all-namespaces", "-l", selector]
+        output = run_kubectl([*argv, "-o", "json"], f"list the cluster's {kind}")
+        items: list[dict[str, Any]] = json.loads(output)["items"]
+        return items
