@@ -59,17 +59,17 @@ def _stamp(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _no_url(value: str, what: str) -> None:
+def _no_url(value: str, what: str, supported: str) -> None:
     if _URL.match(value):
         raise BackupInputError(
-            f"{what} {value} is a URL: only a folder on a mounted volume is supported in this "
+            f"{what} {value} is a URL: only {supported} on a mounted volume is supported in this "
             "version (object stores such as s3://, gs:// and az:// are not)"
         )
 
 
 def backup(connection: Connection, dest: str, *, bindir: str | None = None) -> Path:
     """Dumps ``connection``'s database into the folder ``dest``; returns the dump's path."""
-    _no_url(dest, "the backup destination")
+    _no_url(dest, "the backup destination", "a folder")
     folder = Path(dest)
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
@@ -117,7 +117,7 @@ def _aside_name(database: str, role: str, stamp: str) -> str:
 
 def restore(connection: Connection, source: str, *, bindir: str | None = None) -> Restored:
     """Restores the dump ``source`` as ``connection``'s database; see the module's docstring."""
-    _no_url(source, "the restore source")
+    _no_url(source, "the restore source", "a file")
     path = Path(source)
     if not path.is_file():
         problem = "is not a file" if path.exists() else "does not exist"

@@ -28,7 +28,12 @@ from app.pg_tools import Connection, program, server_major
 from tests.app.conftest import cli_env, make_settings
 from tests.app.helpers import create_task, read_events, register, value
 from tests.app.test_cli import _refused, _run_cli
-from tests.app.test_db_roles import TABLES
+from tests.app.test_db_roles import (
+    TABLES,
+    Database,
+    _owners,
+    database,  # noqa: F401 - a fixture, requested by name below
+)
 from tests.app.test_relay import drain, make_relay
 
 TASKS_BEFORE = 12
@@ -101,8 +106,8 @@ def cleanup(database_url: str) -> Iterator[list[str]]:
                 )
 
 
-def backup(url: str, folder: Path) -> Path:
-    done = _run_cli(["backup", "--to", str(folder)], cli_env(TODO_DATABASE_URL=url))
+def backup(url: str, folder: Path, **settings: str) -> Path:
+    done = _run_cli(["backup", "--to", str(folder)], cli_env(TODO_DATABASE_URL=url, **settings))
     assert done.returncode == 0, done.stderr
     dump = Path(done.stdout.strip().splitlines()[-1])
     assert dump.parent == folder
@@ -112,8 +117,8 @@ def backup(url: str, folder: Path) -> Path:
     return dump
 
 
-def restore(url: str, dump: Path) -> str:
-    done = _run_cli(["restore", "--from", str(dump)], cli_env(TODO_DATABASE_URL=url))
+def restore(url: str, dump: Path, **settings: str) -> str:
+    done = _run_cli(["restore", "--from", str(dump)], cli_env(TODO_DATABASE_URL=url, **settings))
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
@@ -326,7 +331,7 @@ def test_restore_refuses_what_is_not_a_dump_and_leaves_the_database(
         (str(plain), "is not a pg_dump custom-format archive"),
         (str(tmp_path / "missing.dump"), "does not exist"),
         (str(tmp_path), "is not a file"),
-        ("az://backups/todo.dump", "only a folder on a mounted volume is supported"),
+        ("az://backups/todo.dump", "only a file on a mounted volume is supported"),
     ]:
         line = _refused(tmp_path, ["restore", "--from", source], TODO_DATABASE_URL=url)
         assert line.startswith("todo-api: restore: the restore source"), line
@@ -386,3 +391,43 @@ def test_a_client_of_another_major_version_is_refused(
         "programs or set TODO_PG_BINDIR to their folder"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
+
+
+def test_restore_keeps_the_migration_roles_ownership_and_the_app_roles_grants(
+    database: Database,  # noqa: F811 - the fixture imported above
+    cleanup: list[str],
+    tmp_path: Path,
+) -> None:
+    """With migrate's two roles, the restored database is laid out as migrate left it: the
+    migration role owns the schema and every table, the app role reads and writes rows and
+    creates nothing. The app role alone cannot dump (it may not read sequences), which is why
+    both commands connect as TODO_DATABASE_ADMIN_URL."""
+    password = "app-password-" + uuid.uuid4().hex
+    assert database.migrate(password, tmp_path).returncode == 0
+    name = _database(database.admin_url)
+    cleanup.append(name)
+    app_url = database.app_url(password)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    alone = _run_cli(["backup", "--to", str(dumps)], cli_env(TODO_DATABASE_URL=app_url))
+    assert alone.returncode == 1
+    assert "permission denied for sequence" in alone.stderr
+    assert list(dumps.iterdir()) == []
+
+    with TestClient(create_app(make_settings(app_url, migrate_on_start=False))) as client:
+        write_tasks(client, register(client), 3, "roles")
+    admin = {
+        "TODO_DATABASE_ADMIN_URL": database.admin_url,
+        "TODO_DATABASE_MIGRATION_ROLE": database.migration_role,
+    }
+    dump = backup(app_url, dumps, **admin)
+    at_backup = checksums(database.admin_url)
+    assert restore(app_url, dump, **admin).startswith(f"restored {dump} as {name};")
+
+    assert checksums(database.admin_url) == at_backup
+    assert _owners(database) == dict.fromkeys({"schema public", *TABLES}, database.migration_role)
+    with database.connect_as_app(password) as app:
+        app.execute("DELETE FROM revoked_tokens")
+        assert app.execute("SELECT count(*) FROM tasks").fetchone() == (2,)  # one deleted
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("CREATE TABLE intruder (id int)")
