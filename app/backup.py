@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -59,21 +60,23 @@ def _stamp(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _no_url(value: str, what: str, supported: str) -> None:
+def _local(value: str, what: str, kind: Literal["folder", "file"]) -> Path:
+    """``value`` as an existing folder or file, or one line saying why it is not."""
     if _URL.match(value):
         raise BackupInputError(
-            f"{what} {value} is a URL: only {supported} on a mounted volume is supported in this "
+            f"{what} {value} is a URL: only a {kind} on a mounted volume is supported in this "
             "version (object stores such as s3://, gs:// and az:// are not)"
         )
+    path = Path(value)
+    if not (path.is_dir() if kind == "folder" else path.is_file()):
+        problem = f"is not a {kind}" if path.exists() else "does not exist"
+        raise BackupInputError(f"{what} {value} {problem}")
+    return path
 
 
 def backup(connection: Connection, dest: str, *, bindir: str | None = None) -> Path:
     """Dumps ``connection``'s database into the folder ``dest``; returns the dump's path."""
-    _no_url(dest, "the backup destination", "a folder")
-    folder = Path(dest)
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise BackupInputError(f"the backup destination {dest} {problem}")
+    folder = _local(dest, "the backup destination", "folder")
     with connection.connect() as server:
         pg_dump = program("pg_dump", server_major(server), bindir)
     final = folder / f"{connection.database}-{_stamp(None)}.dump"
@@ -117,11 +120,7 @@ def _aside_name(database: str, role: str, stamp: str) -> str:
 
 def restore(connection: Connection, source: str, *, bindir: str | None = None) -> Restored:
     """Restores the dump ``source`` as ``connection``'s database; see the module's docstring."""
-    _no_url(source, "the restore source", "a file")
-    path = Path(source)
-    if not path.is_file():
-        problem = "is not a file" if path.exists() else "does not exist"
-        raise BackupInputError(f"the restore source {source} {problem}")
+    path = _local(source, "the restore source", "file")
     target = connection.database
     with connection.to(MAINTENANCE_DATABASE).connect() as server:
         pg_restore = program("pg_restore", server_major(server), bindir)
