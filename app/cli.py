@@ -1,4 +1,4 @@
-"""`todo-api`: serve | migrate | relay | consume.
+"""`todo-api`: serve | migrate | relay | consume | backup | restore.
 
 ``relay`` and ``consume`` stop cleanly on SIGTERM (Kubernetes' stop signal): the batch or message
 in hand is finished, so a rolling update does not leave work half done.
@@ -34,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     commands.add_parser("relay", help="publish outbox events to Kafka until stopped")
     commands.add_parser("consume", help="apply Kafka events to per-user stats until stopped")
+    backup = commands.add_parser("backup", help="write a pg_dump of the database into a folder")
+    backup.add_argument("--to", required=True, metavar="DIR", help="folder the dump goes into")
+    restore = commands.add_parser(
+        "restore", help="replace the database with a dump, once it restored in full"
+    )
+    restore.add_argument("--from", required=True, dest="source", metavar="FILE")
     args = parser.parse_args(argv)
 
     # JSON from the first line on: reading the settings may already warn (development key).
@@ -59,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _migrate(settings)
             case "relay":
                 return _relay(settings)
+            case "backup" | "restore":
+                return _backup_or_restore(settings, args)
             case _:
                 return _consume(settings)
     except (migrate.SchemaBehindError, migrate.MigrationRefusedError) as exc:
@@ -113,6 +121,36 @@ def _migrate(settings: Settings) -> int:
         )
     else:
         log.info("database schema is at the latest revision")
+    return 0
+
+
+def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """One line and exit 2 on bad input or a missing tool, exit 1 when the work itself failed;
+    the last line of a backup's output is the dump's path, for scripts."""
+    from app import backup
+    from app.pg_tools import Connection, PgToolError
+
+    if settings.is_sqlite:
+        print(
+            f"todo-api: {args.command} needs PostgreSQL: TODO_DATABASE_URL is SQLite",
+            file=sys.stderr,
+        )
+        return 2
+    database = Connection.parse(settings.database_url).database
+    connection = Connection.parse(settings.database_admin_url or settings.database_url).to(database)
+    try:
+        if args.command == "backup":
+            print(backup.backup(connection, args.to, bindir=settings.pg_bindir))
+            return 0
+        restored = backup.restore(connection, args.source, bindir=settings.pg_bindir)
+    except (backup.BackupInputError, PgToolError) as exc:
+        print(f"todo-api: {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except backup.BackupFailedError as exc:
+        print(f"todo-api: {args.command}: {exc}", file=sys.stderr)
+        return 1
+    kept = f"; the replaced one is kept as {restored.previous}" if restored.previous else ""
+    print(f"restored {args.source} as {restored.database}{kept}")
     return 0
 
 

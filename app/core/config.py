@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     database_connect_timeout_seconds: int = Field(
         3, ge=1, le=60, description="Connect timeout; short so an absent database answers 503."
     )
+    pg_bindir: str | None = Field(
+        None,
+        description="Folder of pg_dump and pg_restore for `backup` and `restore`. Unset: "
+        "/usr/lib/postgresql/<the server's major version>/bin, then PATH (app/pg_tools.py).",
+    )
     migrate_on_start: bool = Field(
         True,
         description="Bring the database schema up to date as each command starts; false makes a "
