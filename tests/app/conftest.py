@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from fastapi.testclient import TestClient
+from psycopg import sql
 from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -30,15 +30,13 @@ from app.core.config import Settings
 from app.db import make_engine, make_sessions
 from app.events.cloudevents import EventKind
 from app.main import create_app
+from tests.app.helpers import TODO_API
+from tests.app.roles import Database, libpq
 
 SECRET = "test-signing-key-0123456789abcdef0123456789"
 # The lowest argon2 memory cost the settings accept: tests register many users.
 FAST_HASH_KIB = 8192
 PARTITIONS = 3
-
-
-TODO_API = str(Path(sys.executable).with_name("todo-api"))
-"""The console script of this virtualenv, run as the container runs it."""
 
 
 def cli_env(**settings: str) -> dict[str, str]:
@@ -197,3 +195,22 @@ def topic_prefix(kafka_bootstrap: str) -> Iterator[str]:
     yield prefix
     for future in admin.delete_topics(names).values():
         future.result(timeout=30)
+
+
+@pytest.fixture
+def database(database_url: str, new_postgres: Callable[..., str]) -> Iterator[Database]:
+    suffix = uuid.uuid4().hex[:10]
+    db = Database(
+        admin_url=new_postgres(migrated=False),
+        migration_role=f"t_migrator_{suffix}",
+        app_role=f"t_app_{suffix}",
+    )
+    yield db
+    # The database first (what the roles own and were granted lives in it), then the roles.
+    name = make_url(db.admin_url).database
+    with psycopg.connect(libpq(database_url), autocommit=True, connect_timeout=5) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        for role in (db.app_role, db.migration_role):
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
@@ -17,6 +19,9 @@ from sqlalchemy import Engine, text
 from app.events.cloudevents import EventKind
 
 PASSWORD = "correct horse battery"
+
+TODO_API = str(Path(sys.executable).with_name("todo-api"))
+"""The console script of this virtualenv, run as the container runs it."""
 
 
 def register(client: TestClient, username: str | None = None) -> dict[str, str]:

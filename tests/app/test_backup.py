@@ -27,13 +27,8 @@ from app.models import OutboxEvent
 from app.pg_tools import Connection, program, server_major
 from tests.app.conftest import cli_env, make_settings
 from tests.app.helpers import create_task, read_events, register, value
+from tests.app.roles import TABLES, Database, table_owners
 from tests.app.test_cli import _refused, _run_cli
-from tests.app.test_db_roles import (
-    TABLES,
-    Database,
-    _owners,
-    database,  # noqa: F401 - a fixture, requested by name below
-)
 from tests.app.test_relay import drain, make_relay
 
 TASKS_BEFORE = 12
@@ -394,7 +389,7 @@ def test_a_client_of_another_major_version_is_refused(
 
 
 def test_restore_keeps_the_migration_roles_ownership_and_the_app_roles_grants(
-    database: Database,  # noqa: F811 - the fixture imported above
+    database: Database,
     cleanup: list[str],
     tmp_path: Path,
 ) -> None:
@@ -425,7 +420,9 @@ def test_restore_keeps_the_migration_roles_ownership_and_the_app_roles_grants(
     assert restore(app_url, dump, **admin).startswith(f"restored {dump} as {name};")
 
     assert checksums(database.admin_url) == at_backup
-    assert _owners(database) == dict.fromkeys({"schema public", *TABLES}, database.migration_role)
+    assert table_owners(database) == dict.fromkeys(
+        {"schema public", *TABLES}, database.migration_role
+    )
     with database.connect_as_app(password) as app:
         app.execute("DELETE FROM revoked_tokens")
         assert app.execute("SELECT count(*) FROM tasks").fetchone() == (2,)  # one deleted

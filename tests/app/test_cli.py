@@ -16,8 +16,8 @@ from sqlalchemy import inspect
 from app import migrate
 from app.db import make_engine
 from bench.processes import GUARD_S
-from tests.app.conftest import SECRET, TODO_API, cli_env, make_settings
-from tests.app.helpers import add_users, dead_port
+from tests.app.conftest import SECRET, cli_env, make_settings
+from tests.app.helpers import TODO_API, add_users, dead_port
 
 
 def _run_cli(

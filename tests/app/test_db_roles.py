@@ -7,110 +7,24 @@ and drops them, with what they own, at the end.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.db import make_engine
 from app.db_roles import RoleError, roles_for, scram_verifier
 from app.main import create_app
-from tests.app.conftest import TODO_API, make_settings
+from tests.app.conftest import make_settings
 from tests.app.helpers import create_task, register
+from tests.app.roles import TABLES, Database, table_owners
 
-TABLES = {
-    "alembic_version",
-    "users",
-    "tasks",
-    "outbox",
-    "user_stats",
-    "processed_events",
-    "revoked_tokens",
-}
 EVENT_ID = uuid.uuid4()
 INSERT_EVENT = "INSERT INTO processed_events (event_id, processed_at) VALUES (%s, now())"
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _as(url: str, user: str, password: str) -> str:
-    return make_url(url).set(username=user, password=password).render_as_string(hide_password=False)
-
-
-@dataclass
-class Database:
-    """An empty database, its administrator's URL and this test's role names."""
-
-    admin_url: str
-    migration_role: str
-    app_role: str
-
-    def app_url(self, password: str) -> str:
-        return _as(self.admin_url, self.app_role, password)
-
-    def migrate(self, app_password: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-        """``todo-api migrate`` as the backend's init container runs it: URLs in files."""
-        admin_file, app_file = tmp_path / "admin-url", tmp_path / "app-url"
-        admin_file.write_text(self.admin_url)
-        app_file.write_text(self.app_url(app_password))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
-        env |= {
-            "TODO_DATABASE_ADMIN_URL_FILE": str(admin_file),
-            "TODO_DATABASE_URL_FILE": str(app_file),
-            "TODO_DATABASE_MIGRATION_ROLE": self.migration_role,
-        }
-        return subprocess.run(
-            [TODO_API, "migrate"], env=env, capture_output=True, text=True, timeout=120
-        )
-
-    def admin(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(_libpq(self.admin_url), autocommit=True, connect_timeout=5)
-
-    def connect_as_app(self, password: str) -> psycopg.Connection[Any]:
-        return psycopg.connect(_libpq(self.app_url(password)), autocommit=True, connect_timeout=5)
-
-
-@pytest.fixture
-def database(database_url: str, new_postgres: Callable[..., str]) -> Iterator[Database]:
-    suffix = uuid.uuid4().hex[:10]
-    db = Database(
-        admin_url=new_postgres(migrated=False),
-        migration_role=f"t_migrator_{suffix}",
-        app_role=f"t_app_{suffix}",
-    )
-    yield db
-    # The database first (what the roles own and were granted lives in it), then the roles.
-    name = make_url(db.admin_url).database
-    with psycopg.connect(_libpq(database_url), autocommit=True, connect_timeout=5) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        for role in (db.app_role, db.migration_role):
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-
-def _owners(db: Database) -> dict[str, str]:
-    with db.admin() as admin:
-        rows = admin.execute(
-            "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchall()
-        schema = admin.execute(
-            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'"
-        ).fetchone()
-    assert schema is not None
-    return {"schema public": schema[0], **dict(rows)}
 
 
 def _revision(db: Database) -> str:
@@ -127,7 +41,9 @@ def test_migrate_makes_both_roles_and_the_migration_role_owns_everything(
     result = database.migrate(password, tmp_path)
     assert result.returncode == 0, result.stderr
     assert password not in result.stdout + result.stderr
-    assert _owners(database) == dict.fromkeys({"schema public", *TABLES}, database.migration_role)
+    assert table_owners(database) == dict.fromkeys(
+        {"schema public", *TABLES}, database.migration_role
+    )
     with database.admin() as admin:
         attributes = {
             name: rest
@@ -189,12 +105,12 @@ def test_migrate_again_changes_nothing_but_the_app_password(
     assert database.migrate(first, tmp_path).returncode == 0
     with database.connect_as_app(first) as app:
         app.execute(INSERT_EVENT, (EVENT_ID,))
-    owners = _owners(database)
+    owners = table_owners(database)
     again = database.migrate(first, tmp_path)
     assert again.returncode == 0, again.stderr
     rotated = database.migrate(second, tmp_path)
     assert rotated.returncode == 0, rotated.stderr
-    assert _owners(database) == owners
+    assert table_owners(database) == owners
     assert _revision(database) == migrate_head()
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         database.connect_as_app(first).close()
@@ -214,7 +130,7 @@ def test_a_schema_an_earlier_release_made_as_the_administrator_is_handed_over(
         admin.execute(INSERT_EVENT, (EVENT_ID,))
     password = "app-password-" + uuid.uuid4().hex
     assert database.migrate(password, tmp_path).returncode == 0
-    assert set(_owners(database).values()) == {database.migration_role}
+    assert set(table_owners(database).values()) == {database.migration_role}
     with database.admin() as admin:
         functions = admin.execute(
             "SELECT DISTINCT pg_get_userbyid(p.proowner) FROM pg_proc p "
