@@ -2,6 +2,8 @@
 
 Each pipeline publishes under its own topic prefix and consumer group, so the events it counts
 are its own, and a consumer group that starts at the earliest offset starts on empty topics.
+The consumer is the native one (`todo-api consume`); `bench.dapr_pipeline` puts daprd in
+its place.
 """
 
 from __future__ import annotations
@@ -26,9 +28,15 @@ class Pipeline:
             **settings,
         }
         self.topics = task_topics(prefix)
-        self.consumer = consumer_process(env, **self.settings)
         self.relay = relay_process(env, **self.settings)
         self.api = ApiServer(env, **self.settings)
+        self.consumer = self._consumer()
+
+    def _consumer(self) -> ManagedProcess:
+        return consumer_process(self.env, **self.settings)
+
+    def _wait_ready(self) -> None:
+        self.api.wait_ready()
 
     @property
     def processes(self) -> list[ManagedProcess]:
@@ -41,7 +49,7 @@ class Pipeline:
             self.consumer.start()
             self.relay.start()
             self.api.start()
-            self.api.wait_ready()
+            self._wait_ready()
         except BaseException:
             self.stop()
             raise
