@@ -13,15 +13,20 @@ from typing import Any
 from bench.dapr_self_hosted import BACKEND_APP_ID, DevServers, convert
 from bench.daprd import Daprd
 from bench.pipeline import Pipeline
-from bench.processes import ServiceEnv
+from bench.processes import ApiServer, ManagedProcess, ServiceEnv
 
 
 class DaprPipeline(Pipeline):
-    """The same API and relay, with daprd in place of `todo-api consume`.
+    """The same API and relay, with daprd and the app it delivers to in place of
+    `todo-api consume`.
 
-    daprd runs with the Dapr objects the program renders for a stack (``manifests``), converted
-    into ``folder`` and pointed at the pipeline's servers, with the pipeline's consumer group;
-    the API subscribes it to the pipeline's topics and expects its app token.
+    The app is a `todo-api serve` of its own, as the native consumer is a process of its own:
+    the writes' API does not share its CPU with the deliveries, so the two pipelines differ only
+    in what carries an event from Kafka to the handler (daprd and an HTTP call, or an in-process
+    Kafka consumer). daprd runs with the Dapr objects the program renders for a stack
+    (``manifests``), converted into ``folder`` and pointed at the pipeline's servers, with the
+    pipeline's consumer group; the app subscribes it to the pipeline's topics and expects its
+    app token.
     """
 
     def __init__(
@@ -37,11 +42,14 @@ class DaprPipeline(Pipeline):
         self.manifests = manifests
         self.folder = folder
         self.app_token = secrets.token_urlsafe(24)
-        super().__init__(env, prefix, TODO_DAPR_APP_TOKEN=self.app_token, **settings)
+        super().__init__(env, prefix, **settings)
 
-    def _consumer(self) -> Daprd:
+    def _consumers(self) -> list[ManagedProcess]:
         assert self.env.redis_url is not None
         assert self.env.kafka_bootstrap is not None
+        app_server = ApiServer(
+            self.env, "dapr-app", **self.settings, TODO_DAPR_APP_TOKEN=self.app_token
+        )
         app = convert(
             self.manifests,
             app_id=BACKEND_APP_ID,
@@ -49,9 +57,4 @@ class DaprPipeline(Pipeline):
             consumer_group=self.settings["TODO_KAFKA_CONSUMER_GROUP"],
             folder=self.folder,
         )
-        return Daprd(app, self.api.port, self.app_token)
-
-    def _wait_ready(self) -> None:
-        super()._wait_ready()
-        assert isinstance(self.consumer, Daprd)
-        self.consumer.wait_ready()
+        return [app_server, Daprd(app, app_server.port, self.app_token)]

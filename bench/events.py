@@ -11,14 +11,15 @@ Figures, all from one run against the servers of `scripts/services` (started if 
   load.
 * ``api_write_p95_ms``: the HTTP write latency under that load.
 * The Dapr leg, next: the same API, relay, load and warm-up, with a real daprd (on PATH, from
-  scripts/daprd-toolchain) delivering to the API's event route in place of the native consumer.
-  daprd runs with the dev stack's own Dapr objects, converted for self-hosted mode
-  (`bench.dapr_self_hosted`). ``dapr_e2e_p50_ms``/``dapr_e2e_p95_ms``/``dapr_e2e_p99_ms`` are
-  commit to handler through daprd; ``dapr_expected`` counts the outbox rows the load wrote and
-  ``dapr_delivered`` those the handler applied (nothing but daprd delivers in that leg). A leg
-  that stops delivering is reported with what it delivered, its latencies over those only.
-  ``dapr_overhead_p95_ms`` and ``dapr_vs_native_p95`` compare its p95 with the native one of
-  the same run (the seed's target: under 50 ms of overhead).
+  scripts/daprd-toolchain) in place of the native consumer, delivering to the event route of a
+  `todo-api serve` of its own (as the native consumer is a process of its own). daprd runs with
+  the dev stack's own Dapr objects, converted for self-hosted mode (`bench.dapr_self_hosted`).
+  ``dapr_e2e_p50_ms``/``dapr_e2e_p95_ms``/``dapr_e2e_p99_ms`` are commit to handler through
+  daprd; ``dapr_expected`` counts the outbox rows the load wrote and ``dapr_delivered`` those
+  the handler applied (nothing but daprd delivers in that leg). A leg that stops delivering is
+  reported with what it delivered, its latencies over those only. ``dapr_overhead_p95_ms`` and
+  ``dapr_vs_native_p95`` compare its p95 with the native one of the same run (the seed's
+  target: under 50 ms of overhead).
 
 Each run gets its own database and topic prefixes and removes them afterwards, so it neither
 sees nor leaves anything behind. This is a measurement, not a test: it is not part of CI.
@@ -189,7 +190,7 @@ def measure_dapr_e2e(
     prefix: str,
     **tuning: str,
 ) -> dict[str, Any]:
-    """The same load and API with daprd delivering the events; ``dapr_``-prefixed figures."""
+    """The same load, API and relay with daprd delivering the events; ``dapr_`` figures."""
     settle = partial(database.wait_settled, stall_s=DAPR_STALL_S)
     with (
         tempfile.TemporaryDirectory(prefix="bench-dapr-") as folder,

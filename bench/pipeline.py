@@ -30,26 +30,24 @@ class Pipeline:
         self.topics = task_topics(prefix)
         self.relay = relay_process(env, **self.settings)
         self.api = ApiServer(env, **self.settings)
-        self.consumer = self._consumer()
+        self.consumers = self._consumers()
 
-    def _consumer(self) -> ManagedProcess:
-        return consumer_process(self.env, **self.settings)
-
-    def _wait_ready(self) -> None:
-        self.api.wait_ready()
+    def _consumers(self) -> list[ManagedProcess]:
+        """What takes the events from Kafka to the handler, in start order."""
+        return [consumer_process(self.env, **self.settings)]
 
     @property
     def processes(self) -> list[ManagedProcess]:
-        return [self.consumer, self.relay, self.api]
+        return [*self.consumers, self.relay, self.api]
 
     def start(self) -> None:
         assert self.env.kafka_bootstrap is not None
         create_topics(self.env.kafka_bootstrap, self.topics)
         try:
-            self.consumer.start()
-            self.relay.start()
-            self.api.start()
-            self._wait_ready()
+            for process in self.processes:
+                process.start()
+            for process in self.processes:
+                process.wait_ready()
         except BaseException:
             self.stop()
             raise
