@@ -7,11 +7,22 @@ Figures, all from one run against the servers of `scripts/services` (started if 
 * ``relay_eps``: outbox rows per second that `todo-api relay` publishes from a backlog, with one
   relay and with two; ``relay_vs_raw`` divides it by the ceiling.
 * ``e2e_p50_ms``/``e2e_p95_ms``/``e2e_p99_ms``: from the API's commit of a task change to the
-  consumer's handler applying its event, under a steady HTTP write load.
+  native consumer's (`todo-api consume`) handler applying its event, under a steady HTTP write
+  load.
 * ``api_write_p95_ms``: the HTTP write latency under that load.
+* The Dapr leg, next: the same API, relay, load and warm-up, with a real daprd (on PATH, from
+  scripts/daprd-toolchain) in place of the native consumer, delivering to the event route of a
+  `todo-api serve` of its own (as the native consumer is a process of its own). daprd runs with
+  the dev stack's own Dapr objects, converted for self-hosted mode (`bench.dapr_self_hosted`).
+  ``dapr_e2e_p50_ms``/``dapr_e2e_p95_ms``/``dapr_e2e_p99_ms`` are commit to handler through
+  daprd; ``dapr_expected`` counts the outbox rows the load wrote and ``dapr_delivered`` those
+  the handler applied (nothing but daprd delivers in that leg). A leg that stops delivering is
+  reported with what it delivered, its latencies over those only. ``dapr_overhead_p95_ms`` and
+  ``dapr_vs_native_p95`` compare its p95 with the native one of the same run (the seed's
+  target: under 50 ms of overhead).
 
-Each run gets its own database and topic prefix and removes them afterwards, so it neither sees
-nor leaves anything behind. This is a measurement, not a test: it is not part of CI.
+Each run gets its own database and topic prefixes and removes them afterwards, so it neither
+sees nor leaves anything behind. This is a measurement, not a test: it is not part of CI.
 """
 
 from __future__ import annotations
@@ -23,24 +34,33 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench import database
-from bench.load import TaskWriter, register_user, steady_writes
+from bench.dapr_pipeline import DaprPipeline
+from bench.daprd import daprd_binary, daprd_version
+from bench.load import TaskWriter, WriteLog, register_user, steady_writes
 from bench.pipeline import Pipeline
-from bench.processes import ServiceEnv, migrate, relay_process, wait_until
+from bench.processes import REPO, ServiceEnv, migrate, relay_process, wait_until
 from bench.raw_producer import raw_producer_eps
 from bench.servers import ServerSet
 from bench.stats import summary_ms
 from bench.topics import create_topics, delete_topics, task_topics
+from stacks.render import render_stack
 
 BENCH_DATABASE = "todo_bench"
 WARM_UP_S = 5.0
+DAPR_STACK = "dev"
+# How long the Dapr leg waits for a delivery before it reports the events still missing.
+DAPR_STALL_S = 60.0
+Settle = Callable[[str, datetime], list[database.OutboxRow]]
 
 
 def _say(message: str) -> None:
@@ -101,27 +121,39 @@ def measure_relay(env: ServiceEnv, relays: int, backlog: int, prefix: str, **tun
     return backlog / (finished - committed).total_seconds()
 
 
-def measure_e2e(
-    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
-) -> dict[str, Any]:
-    """Steady HTTP writes through the API, relay and consumer; latency at both ends."""
-    with Pipeline(env, prefix, **tuning) as pipeline:
-        api = pipeline.api
-        users = [register_user(api.base_url) for _ in range(4)]
-        # Warm-up at the measured rate: the consumer has joined its group and the API's
-        # connection pool has grown to what this rate needs, so the figures are steady state.
-        warm_from = datetime.now(UTC)
-        warm_count = int(rate * WARM_UP_S)
-        asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=rate, count=warm_count))
-        database.wait_handled(env.database_url, warm_from)
-        since = datetime.now(UTC)
-        log = asyncio.run(
-            steady_writes(api.base_url, TaskWriter(users), rate=rate, count=int(rate * duration))
-        )
-        rows = database.wait_handled(env.database_url, since)
-    e2e = summary_ms(database.e2e_seconds(rows))
-    relay_leg = summary_ms(database.relay_seconds(rows))
-    api_ms = summary_ms(log.latencies_s)
+def _steady_load(
+    pipeline: Pipeline, rate: float, duration: float, settle: Settle
+) -> tuple[WriteLog, list[database.OutboxRow]]:
+    """A warm-up, then the measured writes through the pipeline's API; the writes' log and
+    the outbox rows they made, once `settle` has waited for their handling."""
+    api, database_url = pipeline.api, pipeline.env.database_url
+    users = [register_user(api.base_url) for _ in range(4)]
+    # Warm-up at the measured rate: the consumer has joined its group and the API's
+    # connection pool has grown to what this rate needs, so the figures are steady state.
+    warm_from = datetime.now(UTC)
+    warm_count = int(rate * WARM_UP_S)
+    asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=rate, count=warm_count))
+    settle(database_url, warm_from)
+    since = datetime.now(UTC)
+    log = asyncio.run(
+        steady_writes(api.base_url, TaskWriter(users), rate=rate, count=int(rate * duration))
+    )
+    return log, settle(database_url, since)
+
+
+def _summary_ms(values_s: list[float]) -> dict[str, float | None]:
+    """Percentiles in ms, or none at all when nothing was measured (a leg that delivered
+    nothing)."""
+    if not values_s:
+        return dict.fromkeys(("p50", "p95", "p99", "max"))
+    return dict(summary_ms(values_s))
+
+
+def _leg_figures(log: WriteLog, rows: list[database.OutboxRow], rate: float) -> dict[str, Any]:
+    """Commit to handler over the rows handled, the relay's leg and the HTTP load."""
+    e2e = _summary_ms(database.e2e_seconds(rows))
+    relay_leg = _summary_ms(database.relay_seconds(rows))
+    api_ms = _summary_ms(log.latencies_s)
     non_2xx = sum(n for status, n in log.statuses.items() if not 200 <= status < 300)
     return {
         "e2e_p50_ms": e2e["p50"],
@@ -138,7 +170,47 @@ def measure_e2e(
         "api_offered_rate": rate,
         "api_achieved_rate": round(log.sent / (log.finished - log.started), 1),
         "load_seconds": round(log.finished - log.started, 2),
-        "events": len(rows),
+    }
+
+
+def measure_e2e(
+    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+) -> dict[str, Any]:
+    """Steady HTTP writes through the API, relay and native consumer; latency at both ends."""
+    with Pipeline(env, prefix, **tuning) as pipeline:
+        log, rows = _steady_load(pipeline, rate, duration, database.wait_handled)
+    return {**_leg_figures(log, rows, rate), "events": len(rows)}
+
+
+def measure_dapr_e2e(
+    env: ServiceEnv,
+    manifests: list[dict[str, Any]],
+    rate: float,
+    duration: float,
+    prefix: str,
+    **tuning: str,
+) -> dict[str, Any]:
+    """The same load, API and relay with daprd delivering the events; ``dapr_`` figures."""
+    settle = partial(database.wait_settled, stall_s=DAPR_STALL_S)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-dapr-") as folder,
+        DaprPipeline(env, prefix, manifests, Path(folder), **tuning) as pipeline,
+    ):
+        log, rows = _steady_load(pipeline, rate, duration, settle)
+    delivered = len(rows) - database.unhandled(rows)
+    if delivered < len(rows):
+        _say(f"daprd delivered {delivered} of {len(rows)} events")
+    figures = {"delivered": delivered, "expected": len(rows), **_leg_figures(log, rows, rate)}
+    return {f"dapr_{name}": value for name, value in figures.items()}
+
+
+def dapr_overhead(native_p95_ms: float, dapr_p95_ms: float | None) -> dict[str, float | None]:
+    """What daprd adds at p95 over the native consumer of the same run, in ms and as a ratio."""
+    if dapr_p95_ms is None:
+        return {"dapr_overhead_p95_ms": None, "dapr_vs_native_p95": None}
+    return {
+        "dapr_overhead_p95_ms": round(dapr_p95_ms - native_p95_ms, 2),
+        "dapr_vs_native_p95": round(dapr_p95_ms / native_p95_ms, 2),
     }
 
 
@@ -181,6 +253,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     migrate(env)
     tuning = _tuning(args.set)
+    # Before any measuring, so a missing daprd or a broken render fails at once.
+    daprd = {"version": daprd_version(daprd_binary()), "stack": DAPR_STACK}
+    manifests = render_stack(DAPR_STACK, REPO).manifests()
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     topics = [f"{prefix}raw"]
     try:
@@ -198,6 +273,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         e2e_prefix = f"{prefix}e2e."
         topics += task_topics(e2e_prefix)
         e2e = measure_e2e(env, args.rate, args.duration, e2e_prefix, **tuning)
+        _say(f"end to end through daprd: {args.rate:g} writes/s for {args.duration:g}s")
+        dapr_prefix = f"{prefix}dapr."
+        topics += task_topics(dapr_prefix)
+        dapr = measure_dapr_e2e(env, manifests, args.rate, args.duration, dapr_prefix, **tuning)
     finally:
         delete_topics(shared.kafka_bootstrap, topics)
         database.drop_database(shared.database_url, BENCH_DATABASE)
@@ -206,15 +285,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "relay_eps": {n: round(eps) for n, eps in relay_eps.items()},
         "relay_vs_raw": {n: round(eps / raw, 3) for n, eps in relay_eps.items()},
         **e2e,
+        **dapr,
+        **dapr_overhead(e2e["e2e_p95_ms"], dapr["dapr_e2e_p95_ms"]),
         "backlog_rows": args.backlog,
         "settings": {
             "producer": relay_producer_config(shared.kafka_bootstrap),
             "overrides": tuning,
+            "daprd": daprd,
         },
         "machine_at_start": started_on,
         "machine_at_end": machine(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _ms(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _load_line(result: dict[str, Any], leg: str) -> str:
+    return (
+        f"{result[f'{leg}api_writes']} writes at {result[f'{leg}api_achieved_rate']}/s, "
+        f"{result[f'{leg}api_writes_failed']} failed"
+    )
 
 
 def table(result: dict[str, Any]) -> str:
@@ -228,16 +321,23 @@ def table(result: dict[str, Any]) -> str:
             (f"relay_vs_raw ({n})", f"{ratio:.0%}", ">= 50%")
             for n, ratio in result["relay_vs_raw"].items()
         ],
-        ("e2e_p50_ms", f"{result['e2e_p50_ms']:.1f}", ""),
-        ("e2e_p95_ms", f"{result['e2e_p95_ms']:.1f}", "< 50"),
-        ("e2e_p99_ms", f"{result['e2e_p99_ms']:.1f}", ""),
-        ("api_write_p95_ms", f"{result['api_write_p95_ms']:.1f}", "< 25"),
+        ("e2e_p50_ms", _ms(result["e2e_p50_ms"]), ""),
+        ("e2e_p95_ms", _ms(result["e2e_p95_ms"]), "< 50"),
+        ("e2e_p99_ms", _ms(result["e2e_p99_ms"]), ""),
+        ("api_write_p95_ms", _ms(result["api_write_p95_ms"]), "< 25"),
+        ("api load", _load_line(result, ""), ""),
+        ("dapr_e2e_p50_ms", _ms(result["dapr_e2e_p50_ms"]), ""),
+        ("dapr_e2e_p95_ms", _ms(result["dapr_e2e_p95_ms"]), ""),
+        ("dapr_e2e_p99_ms", _ms(result["dapr_e2e_p99_ms"]), ""),
+        ("dapr_overhead_p95_ms", _ms(result["dapr_overhead_p95_ms"]), "< 50"),
+        ("dapr_vs_native_p95", _ms(result["dapr_vs_native_p95"], 2), ""),
         (
-            "api load",
-            f"{result['api_writes']} writes at {result['api_achieved_rate']}/s, "
-            f"{result['api_writes_failed']} failed",
-            "",
+            "dapr delivered",
+            f"{result['dapr_delivered']} of {result['dapr_expected']}",
+            "all",
         ),
+        ("dapr_api_write_p95_ms", _ms(result["dapr_api_write_p95_ms"]), ""),
+        ("dapr api load", _load_line(result, "dapr_"), ""),
     ]
     width = max(len(name) for name, _, _ in rows)
     value_width = max(len(value) for _, value, _ in rows)

@@ -2,6 +2,8 @@
 
 Each pipeline publishes under its own topic prefix and consumer group, so the events it counts
 are its own, and a consumer group that starts at the earliest offset starts on empty topics.
+The consumer is the native one (`todo-api consume`); `bench.dapr_pipeline` puts daprd in
+its place.
 """
 
 from __future__ import annotations
@@ -26,22 +28,26 @@ class Pipeline:
             **settings,
         }
         self.topics = task_topics(prefix)
-        self.consumer = consumer_process(env, **self.settings)
         self.relay = relay_process(env, **self.settings)
         self.api = ApiServer(env, **self.settings)
+        self.consumers = self._consumers()
+
+    def _consumers(self) -> list[ManagedProcess]:
+        """What takes the events from Kafka to the handler, in start order."""
+        return [consumer_process(self.env, **self.settings)]
 
     @property
     def processes(self) -> list[ManagedProcess]:
-        return [self.consumer, self.relay, self.api]
+        return [*self.consumers, self.relay, self.api]
 
     def start(self) -> None:
         assert self.env.kafka_bootstrap is not None
         create_topics(self.env.kafka_bootstrap, self.topics)
         try:
-            self.consumer.start()
-            self.relay.start()
-            self.api.start()
-            self.api.wait_ready()
+            for process in self.processes:
+                process.start()
+            for process in self.processes:
+                process.wait_ready()
         except BaseException:
             self.stop()
             raise

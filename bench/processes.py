@@ -122,6 +122,9 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def wait_ready(self, timeout: float = GUARD_S) -> None:
+        """A process with no readiness check of its own is ready once started."""
+
     def wait_answering(self, url: str, status: int, timeout: float = GUARD_S) -> None:
         """Block until ``url`` answers ``status``; fail with the log if the process exits or
         it never does."""

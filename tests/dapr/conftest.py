@@ -6,7 +6,6 @@ converted resources, on the shared development servers.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import uuid
@@ -14,20 +13,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from redis import Redis
 
+from bench.dapr_self_hosted import BACKEND_APP_ID, DevServers, SelfHostedApp, convert
+from bench.daprd import Daprd, daprd_binary
 from bench.database import drop_database, recreate_database
 from bench.processes import ApiServer, ServiceEnv, migrate
 from bench.topics import create_topics, delete_topics, task_topics
-from infra.backend import APP_NAME
-from infra.secrets import REDIS_PASSWORD_KEY
-from tests.dapr.daprd import Daprd, daprd_binary
-from tests.dapr.self_hosted import DevServers, SelfHostedApp, convert
 from tests.infra.manifests import Manifest, render
 
 STACK = "dev"
-APP_ID = APP_NAME
-"""The backend's ``dapr.io/app-id``, the app the stack's Components are scoped to."""
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +36,7 @@ def dev_manifests() -> list[Manifest]:
 
 @pytest.fixture
 def dev_servers(redis_url: str, kafka_bootstrap: str) -> DevServers:
-    redis = Redis.from_url(redis_url)
-    address = redis.connection_pool.connection_kwargs
-    password = address.get("password") or ""
-    redis.close()
-    return DevServers(
-        redis_address=f"{address['host']}:{address['port']}",
-        kafka_bootstrap=kafka_bootstrap,
-        secrets={REDIS_PASSWORD_KEY: password},
-    )
+    return DevServers.at(redis_url, kafka_bootstrap)
 
 
 @pytest.fixture
@@ -73,7 +59,7 @@ def convert_dev(
     def run(manifests: list[Manifest] | None = None) -> SelfHostedApp:
         return convert(
             dev_manifests if manifests is None else manifests,
-            app_id=APP_ID,
+            app_id=BACKEND_APP_ID,
             servers=dev_servers,
             consumer_group=f"{topics}dapr",
             folder=tmp_path / f"dapr-{next(counter)}",
@@ -123,8 +109,7 @@ def sidecar(daprd: str, api: ApiServer, app_token: str) -> Iterator[Callable[...
     started: list[Daprd] = []
 
     def start(app: SelfHostedApp, token: str = app_token) -> Daprd:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
-        process = Daprd(app, api.port, {**env, "APP_API_TOKEN": token})
+        process = Daprd(app, api.port, token)
         started.append(process)
         process.start()
         return process

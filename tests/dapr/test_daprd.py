@@ -1,7 +1,7 @@
 """The dev stack's own Dapr Components and Configuration, run by a real daprd beside the service.
 
 daprd (scripts/daprd-toolchain) runs self-hosted with the objects the component library renders
-for the dev stack, converted by tests/dapr/self_hosted.py and pointed at the development Kafka
+for the dev stack, converted by bench/dapr_self_hosted.py and pointed at the development Kafka
 and Redis. The service publishes its outbox (relay in process) and has no consumer of its own,
 so every event the handler applies came through daprd's Kafka subscription.
 """
@@ -25,13 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from app.api.routes.events import EVENT_ROUTE
+from bench.dapr_self_hosted import BACKEND_APP_ID, ConversionError, SelfHostedApp
+from bench.daprd import Daprd
 from bench.database import OutboxRow, libpq_url, outbox_since, wait_handled
 from bench.load import TASKS, register_user
 from bench.processes import ApiServer, ServiceEnv, wait_until
 from infra.dapr.components import PUBSUB, STATESTORE
-from tests.dapr.conftest import APP_ID
-from tests.dapr.daprd import Daprd
-from tests.dapr.self_hosted import ConversionError, SelfHostedApp
 from tests.infra.manifests import Manifest
 
 # Bounded by counts: tasks, and the updates each gets before it is completed.
@@ -243,7 +242,7 @@ def test_the_state_store_answers_through_daprd(
     # The Component's keyPrefix `appid` stores it under the app id, in the development Redis.
     redis = Redis.from_url(redis_url)
     try:
-        stored = f"{APP_ID}||{key}"
+        stored = f"{BACKEND_APP_ID}||{key}"
         assert redis.exists(stored) == 1
         assert httpx.delete(f"{store}/{key}", timeout=10).status_code == 204
         assert redis.exists(stored) == 0

@@ -1,6 +1,7 @@
 """A stack's Dapr objects, converted by code into what self-hosted ``daprd`` reads.
 
-The source is the program's render of a stack (its Components, Configuration, backend pod
+The Dapr tests (``tests/dapr``) and the benchmark's Dapr leg (``bench/events.py``) both run daprd
+with it. The source is the program's render of a stack (its Components, Configuration, backend pod
 annotations and Secret), so what daprd runs with here is what the stack deploys, never a copy
 kept by hand. What changes, and why:
 
@@ -28,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from redis import Redis
 
+from infra.backend import APP_NAME
 from infra.dapr.components import SECRET_STORE
-from infra.secrets import DAPR_INJECTOR_TOKEN_KEY
+from infra.secrets import DAPR_INJECTOR_TOKEN_KEY, REDIS_PASSWORD_KEY
 
 Manifest = dict[str, Any]
 
@@ -38,6 +41,8 @@ DAPR_API = "dapr.io/v1alpha1"
 SECRETS_FILE = "secrets.json"
 CONFIG_FILE = "config.yaml"
 RESOURCES_FOLDER = "resources"
+BACKEND_APP_ID = APP_NAME
+"""The backend's ``dapr.io/app-id``, the app the stack's Components are scoped to."""
 
 
 class ConversionError(ValueError):
@@ -52,6 +57,18 @@ class DevServers:
     kafka_bootstrap: str
     secrets: Mapping[str, str]
     """A value for each Secret key a ``secretKeyRef`` may name (e.g. ``REDIS_PASSWORD``)."""
+
+    @classmethod
+    def at(cls, redis_url: str, kafka_bootstrap: str) -> DevServers:
+        """The servers the service itself is given, with the Redis password its URL carries."""
+        redis = Redis.from_url(redis_url)
+        address = redis.connection_pool.connection_kwargs
+        redis.close()
+        return cls(
+            redis_address=f"{address['host']}:{address['port']}",
+            kafka_bootstrap=kafka_bootstrap,
+            secrets={REDIS_PASSWORD_KEY: address.get("password") or ""},
+        )
 
 
 @dataclass(frozen=True)

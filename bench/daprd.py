@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Mapping
+import subprocess
 
+from bench.dapr_self_hosted import SelfHostedApp
 from bench.processes import GUARD_S, ManagedProcess, free_port
-from tests.dapr.self_hosted import SelfHostedApp
 
 
 def daprd_binary() -> str:
@@ -14,17 +15,21 @@ def daprd_binary() -> str:
     found = shutil.which("daprd")
     if found is None:
         raise RuntimeError(
-            "daprd is not on PATH: run these tests through scripts/test, or "
+            "daprd is not on PATH: run the tests through scripts/test, or first "
             'export PATH="$(scripts/daprd-toolchain | tail -n 1):$PATH"'
         )
     return found
 
 
 class Daprd(ManagedProcess):
-    """One sidecar for ``app`` whose app listens on ``app_port``, all ports free loopback ones."""
+    """One sidecar for ``app`` whose app listens on ``app_port``, all ports free loopback ones.
+
+    It sends ``app_token`` with every call to the app, as the injector sets it from the stack's
+    Secret (``dapr.io/app-token-secret``).
+    """
 
     def __init__(
-        self, app: SelfHostedApp, app_port: int, env: Mapping[str, str], name: str = "daprd"
+        self, app: SelfHostedApp, app_port: int, app_token: str, name: str = "daprd"
     ) -> None:
         self.http_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
@@ -55,7 +60,8 @@ class Daprd(ManagedProcess):
             "--log-level",
             "info",
         ]
-        super().__init__(name, argv, env)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
+        super().__init__(name, argv, {**env, "APP_API_TOKEN": app_token})
 
     def wait_ready(self, timeout: float = GUARD_S) -> None:
         """Until ``/v1.0/healthz`` answers 204: components loaded and the app reached."""
@@ -65,3 +71,10 @@ class Daprd(ManagedProcess):
         self.start()
         self.wait_ready()
         return self
+
+
+def daprd_version(binary: str) -> str:
+    """What ``daprd --version`` prints: the Dapr release the figures were taken with."""
+    return subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
