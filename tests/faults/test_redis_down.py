@@ -110,7 +110,8 @@ class Checker:
 
 
 def _cache_is(base_url: str, state: str) -> bool:
-    return httpx.get(f"{base_url}/readyz", timeout=10).json().get("cache") == state
+    checks: dict[str, object] = httpx.get(f"{base_url}/readyz", timeout=10).json()
+    return checks.get("cache") == state
 
 
 def _failed_redis_calls(base_url: str) -> float:
