@@ -143,6 +143,8 @@ authForm.addEventListener("submit", (event) => {
   });
 });
 
+// A mistake's message goes once the user starts to fix it.
+newTask.addEventListener("input", () => clearFormError(newTask));
 newTask.addEventListener("submit", (event) => {
   event.preventDefault();
   whileBusy(newTask, async () => {

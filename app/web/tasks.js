@@ -3,7 +3,7 @@
 // over as many of the API's pages as it takes to fill one page of the list.
 import { request, SessionEnded } from "./api.js";
 import { whileBusy } from "./busy.js";
-import { addTaskFields, readTaskForm, showFormError } from "./task-form.js";
+import { addTaskFields, clearFormError, readTaskForm, showFormError } from "./task-form.js";
 
 const PAGE_SIZE = 10;
 // With a priority or tag filter the API's pages are read 100 tasks at a time, and one click
@@ -178,6 +178,7 @@ export function taskList(options) {
       item.querySelector('[data-action="edit"]').focus();
     };
     cancel.addEventListener("click", close);
+    form.addEventListener("input", () => clearFormError(form));
     form.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !form.dataset.busy) close();
     });
