@@ -84,13 +84,11 @@ onSessionEnded(() => {
   showSignedOut("Your session has expired. Please sign in again; your tasks are safe.");
 });
 
-function applyFilters() {
+// The list's new summary is announced, so the notice never describes the previous list.
+async function applyFilters() {
   const data = new FormData(filterForm);
-  return tasks.reload({
-    status: data.get("status"),
-    priority: data.get("priority"),
-    tag: data.get("tag"),
-  });
+  const [status, priority, tag] = ["status", "priority", "tag"].map((name) => data.get(name));
+  if (await tasks.reload({ status, priority, tag })) announce($("#list-summary").textContent);
 }
 
 function checkCredentials(username, password) {

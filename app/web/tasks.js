@@ -283,13 +283,15 @@ export function taskList(options) {
       try {
         // A delete waiting for its undo window would otherwise come back in the new list.
         await deletes.flush();
-        if (mine !== generation) return;
+        if (mine !== generation) return false;
         await loadPage();
         error.textContent = "";
       } catch (caught) {
         summary.textContent = "";
         fail(caught);
       }
+      // False when a newer reload took over: its own answer will show.
+      return mine === generation;
     },
     // A task just created: first in the list (newest first) when it matches the filters.
     add(task) {

@@ -305,6 +305,7 @@ def test_a_user_journey(
     expect(items.filter(has_text="High priority")).to_have_count(8)
     filters.get_by_label("Status").select_option("completed")
     expect(items).to_have_count(2)
+    expect(page.get_by_role("status")).to_have_text("Showing 2 tasks that match the filters.")
     journey.step("filtered")
     button(filters, "Clear filters").click()
     expect(items).to_have_count(PAGE_SIZE)
