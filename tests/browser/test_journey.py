@@ -227,6 +227,11 @@ def test_a_user_journey(
     button(adder, "Add task").click()
     expect(adder.get_by_role("alert")).to_have_text("Title is required.")
     expect(adder.get_by_label("Title")).to_be_focused()
+    page.keyboard.type("Call mum")
+    page.keyboard.press("Enter")
+    expect(task(page, "Call mum")).to_have_count(1)
+    expect(adder.get_by_text("Title is required.")).to_be_hidden()
+    expect(adder.get_by_label("Title")).to_be_focused()
     journey.step("added")
 
     # Edit: the API's refusal of a character reads as a sentence; then every field changes.
@@ -253,13 +258,13 @@ def test_a_user_journey(
     page.keyboard.press("Enter")
     expect(button(page, "Reopen “Buy oat milk”")).to_be_focused()
     expect(oat).to_contain_text("Done")
-    stats(page, 2, 1, 1)
+    stats(page, 3, 2, 1)
     journey.step("completed")
     page.keyboard.press("Space")
     expect(button(page, "Complete “Buy oat milk”")).to_be_focused()
-    stats(page, 2, 2, 0)
+    stats(page, 3, 3, 0)
 
-    # Delete and undo; then delete for good (Escape on the notice sends it at once).
+    # Delete and undo; then delete for good (Escape or Dismiss on the notice sends it at once).
     button(page, "Delete “Buy oat milk”").click()
     undo = button(page, "Undo deleting “Buy oat milk”")
     expect(undo).to_be_focused()
@@ -270,6 +275,13 @@ def test_a_user_journey(
     delete_long.click()
     expect(button(page, f"Undo deleting “{long_title}”")).to_be_focused()
     page.keyboard.press("Escape")
+    expect(page.get_by_role("heading", name="Tasks", exact=True)).to_be_focused()
+    button(page, "Delete “Call mum”").focus()
+    page.keyboard.press("Enter")
+    expect(button(page, "Undo deleting “Call mum”")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(button(page, "Dismiss")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Tasks", exact=True)).to_be_focused()
     stats(page, 1, 1, 0)
     assert [t["title"] for t in journey.call("GET", "/tasks", journey.token()).json()["items"]] == [
