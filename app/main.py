@@ -15,6 +15,7 @@ from app.api.docs import add_docs
 from app.api.errors import add_error_handlers
 from app.api.middleware import RequestContextMiddleware
 from app.api.routes import auth, events, health, stats, tasks
+from app.api.web_ui import add_web_ui
 from app.core.config import Settings, get_settings
 from app.metrics import Metrics
 from app.runtime import Runtime
@@ -55,6 +56,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for router in (auth.router, tasks.router, stats.router, events.router, health.router):
         app.include_router(router)
+    add_web_ui(app)
     add_error_handlers(app)
     return app
 

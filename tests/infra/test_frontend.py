@@ -34,7 +34,7 @@ def test_serves_the_bundled_web_ui_from_a_configmap():
     resources = _render()
     site = one(resources, "kubernetes:core/v1:ConfigMap", "-site").inputs
     assert set(site["data"]) == {p.name for p in WEB_DIR.iterdir()}
-    assert "/api/v1" in site["data"]["app.js"]
+    assert "/api/v1" in site["data"]["api.js"]
     mounts = {m["name"]: m for m in _pod(resources)["spec"]["containers"][0]["volumeMounts"]}
     assert mounts["site"]["mountPath"] == "/usr/share/nginx/html"
     assert mounts["site"]["readOnly"] is True

@@ -65,9 +65,14 @@ def test_actionlint_finds_a_broken_workflow(actionlint: str, tmp_path: Path) -> 
     assert "matrix" in result.stdout
 
 
-def test_the_test_workflow_runs_the_ci_script() -> None:
+def test_the_test_workflow_runs_the_ci_script_and_keeps_the_screenshots() -> None:
     (job,) = _workflow("test.yml")["jobs"].values()
-    assert job["steps"][-1]["run"] == "bash .ci/run"
+    *_, ci, keep = job["steps"]
+    assert ci["run"] == "bash .ci/run"
+    # The browser test's screenshots (docs/web-ui.md), from failed runs too.
+    assert keep["uses"].startswith("actions/upload-artifact@")
+    assert keep["if"] == "always()"
+    assert keep["with"]["path"] == "test-artifacts/"
 
 
 def test_the_preview_workflow_previews_every_stack_on_pull_requests() -> None:
