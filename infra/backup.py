@@ -38,7 +38,7 @@ from infra.naming import child_name
 from infra.secrets import POSTGRES_PASSWORD_KEY, credential_files
 from infra.security import scratch_volume
 from infra.sizes import Size
-from infra.stateful import StorageSettings
+from infra.stateful import StorageSettings, claim_spec
 from infra.workload import container, object_meta, pod_spec, pod_template
 
 POSTGRES_UID = 70
@@ -144,13 +144,7 @@ class Backup(pulumi.ComponentResource):
         claim = core.PersistentVolumeClaim(
             f"{name}-claim",
             metadata=object_meta(claim_name, namespace=args.namespace, labels=labels),
-            spec=core.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=settings.storage.storage_class,
-                resources=core.VolumeResourceRequirementsArgs(
-                    requests={"storage": f"{settings.storage.size_gi}Gi"}
-                ),
-            ),
+            spec=claim_spec(settings.storage),
             opts=child,
         )
         password = credential_files(COMPONENT, args.secret_name, (POSTGRES_PASSWORD_KEY,))
