@@ -8,8 +8,8 @@ another stack's outbox. ``rule_groups`` returns the Prometheus rule-file documen
 
 Metrics come from the service (``app/metrics.py``) and from the exporters the stack runs, whose
 metric names are listed, with the exporter versions they were checked against, in
-``infra/exporter_metrics.py``. The issue's "no successful backup for 26 h" alert is missing:
-the stack has no backup job yet to export a last-success time.
+``infra/exporter_metrics.py``. With the backup CronJob on (``infra/backup.py``), one more alert
+reads kube-state-metrics' view of it: no successful dump for :data:`BACKUP_MAX_AGE_HOURS`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from infra.workload import object_meta
 Severity = Literal["warning", "critical"]
 GROUP = "todo-platform"
 """The rule group's name; it names the stack's namespace in its rules, not in its name."""
+BACKUP_MAX_AGE_HOURS = 26
+"""A daily dump plus two hours' grace: a run that is late, slow or retried does not page."""
 
 
 class AlertThresholds(SettingsModel):
@@ -217,9 +219,38 @@ def alerts(namespace: str, limits: AlertThresholds) -> list[Alert]:
     ]
 
 
-def rule_groups(namespace: str, limits: AlertThresholds) -> dict[str, Any]:
-    """The rule-file document: a PrometheusRule's spec, and what ``promtool`` reads."""
-    return {"groups": [{"name": GROUP, "rules": [a.rule() for a in alerts(namespace, limits)]}]}
+def backup_alert(namespace: str, cron_job: str) -> Alert:
+    """No successful dump for :data:`BACKUP_MAX_AGE_HOURS`: the last success is too old, or the
+    CronJob is that old and has never succeeded (kube-state-metrics writes no success time
+    before the first), or the CronJob is gone."""
+
+    def s(metric: str) -> str:
+        return series(metric, namespace, cronjob=cron_job)
+
+    window = BACKUP_MAX_AGE_HOURS * 3600
+    last, created = s("kube_cronjob_status_last_successful_time"), s("kube_cronjob_created")
+    return Alert(
+        "TodoBackupMissing",
+        f"time() - max by (namespace, cronjob) ({last}) > {window}"
+        f" or (time() - max by (namespace, cronjob) ({created}) > {window}"
+        f" unless on (namespace, cronjob) {last})"
+        f" or absent({created})",
+        "10m",
+        "warning",
+        f"No successful database dump for {BACKUP_MAX_AGE_HOURS} h: the backup CronJob "
+        "fails, does not run, or is gone (kubectl get cronjob,jobs).",
+    )
+
+
+def rule_groups(
+    namespace: str, limits: AlertThresholds, backup_cron_job: str | None = None
+) -> dict[str, Any]:
+    """The rule-file document: a PrometheusRule's spec, and what ``promtool`` reads; with the
+    backup CronJob's name, its alert too."""
+    rules = alerts(namespace, limits)
+    if backup_cron_job is not None:
+        rules.append(backup_alert(namespace, backup_cron_job))
+    return {"groups": [{"name": GROUP, "rules": [a.rule() for a in rules]}]}
 
 
 class AlertRulesArgs(ComponentArgs):
@@ -228,6 +259,9 @@ class AlertRulesArgs(ComponentArgs):
     )
     labels: dict[str, str] = Field(
         default_factory=dict, description="Extra labels, for a Prometheus that selects by label."
+    )
+    backup_cron_job: str | None = Field(
+        default=None, description="The backup CronJob, when there is one: alert on its dumps."
     )
 
 
@@ -251,7 +285,7 @@ class AlertRules(pulumi.ComponentResource):
                     **unversioned_labels("monitoring", args.instance, "alerts"),
                 },
             ),
-            spec=rule_groups(args.namespace, args.thresholds),
+            spec=rule_groups(args.namespace, args.thresholds, args.backup_cron_job),
             opts=child_options(self, opts),
         )
         self.register_outputs({"name": object_name})

@@ -73,7 +73,12 @@ EXPORTERS: tuple[Exporter, ...] = (
         name="kube-prometheus-stack",
         checked_version="79.7.1",
         pinned_version=KUBE_PROMETHEUS_STACK.version,
-        metrics=("kube_pod_container_status_restarts_total",),
+        metrics=(
+            "kube_pod_container_status_restarts_total",
+            # Per CronJob; the success time only once a Job of it has succeeded.
+            "kube_cronjob_created",
+            "kube_cronjob_status_last_successful_time",
+        ),
     ),
 )
 

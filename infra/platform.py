@@ -26,8 +26,10 @@ from infra.app_config import AppConfig, AppConfigArgs, AppSettings, config_map_n
 from infra.autoscaling import Autoscaler, AutoscalerArgs, AutoscalingSettings, ReplicaRange
 from infra.backend import API_PORT, Backend, BackendArgs
 from infra.backend import SERVICE_PORT as API_SERVICE_PORT
+from infra.backup import Backup, BackupArgs, BackupSettings
 from infra.cluster import ClusterSettings, NoCluster
 from infra.component import SettingsModel
+from infra.cron import runs_every_day
 from infra.dapr.resources import Dapr, DaprArgs, configuration_name
 from infra.dapr.settings import DaprSettings
 from infra.dashboards import Dashboards, DashboardsArgs
@@ -82,7 +84,7 @@ WORKLOADS: tuple[str, ...] = (
     "kafka-exporter",
     "kafka-topics",
 )
-"""Every workload, each with its own ServiceAccount."""
+"""Every workload, each with its own ServiceAccount; the backup CronJob's, when it is on, too."""
 
 
 class WorkloadSettings(SettingsModel):
@@ -137,6 +139,10 @@ class PlatformArgs(SettingsModel):
         default_factory=WorkloadSettings, description="The web UI server."
     )
     postgres: PostgresSettings = Field(default_factory=PostgresSettings, description="Database.")
+    backup: BackupSettings = Field(
+        default_factory=BackupSettings,
+        description="Scheduled dumps of the database to a volume (docs/operations.md).",
+    )
     redis: RedisSettings = Field(
         default_factory=RedisSettings, description="Cache and Dapr state store."
     )
@@ -221,6 +227,16 @@ class PlatformArgs(SettingsModel):
             )
         if self.network_policies.enabled:
             ingress_peers(self.network_policies, self.ingress.class_name)
+        if (
+            self.backup.enabled
+            and self.monitoring.enabled
+            and not runs_every_day(self.backup.schedule)
+        ):
+            raise ValueError(
+                f"backup.schedule={self.backup.schedule!r} skips some days, and with "
+                "monitoring.enabled=true the TodoBackupMissing alert fires after 26 h without "
+                "a successful dump: schedule a dump at least daily (e.g. '30 2 * * *')"
+            )
         return self
 
 
@@ -297,7 +313,11 @@ class TodoPlatform(pulumi.ComponentResource):
         )
         rbac = Rbac(
             f"{name}-rbac",
-            RbacArgs(namespace=ns, instance=instance, workloads=WORKLOADS),
+            RbacArgs(
+                namespace=ns,
+                instance=instance,
+                workloads=(*WORKLOADS, "backup") if args.backup.enabled else WORKLOADS,
+            ),
             opts=in_namespace,
         )
 
@@ -327,6 +347,26 @@ class TodoPlatform(pulumi.ComponentResource):
                 service_account_name=account("postgres"),
             ),
             opts=runs_as("postgres"),
+        )
+        backup = (
+            Backup(
+                f"{name}-backup",
+                BackupArgs(
+                    namespace=ns,
+                    instance=instance,
+                    settings=args.backup,
+                    image=args.postgres.image,
+                    postgres_host=postgres.host,
+                    postgres_port=postgres.port,
+                    database=args.postgres.database,
+                    user=args.postgres.user,
+                    secret_name=secret,
+                    service_account_name=account("backup"),
+                ),
+                opts=runs_as("backup", after=[postgres]),
+            )
+            if args.backup.enabled
+            else None
         )
         redis = Redis(
             f"{name}-redis",
@@ -493,6 +533,7 @@ class TodoPlatform(pulumi.ComponentResource):
                         ("kafka-exporter", kafka.exporter_selector, METRICS_PORT_NAME),
                     )
                 ),
+                backup=backup,
                 opts=pulumi.ResourceOptions(
                     parent=self, depends_on=[namespace, *addons.monitoring_ready]
                 ),
@@ -500,7 +541,9 @@ class TodoPlatform(pulumi.ComponentResource):
         if args.network_policies.enabled:
             NetworkPolicies(
                 f"{name}-network-policies",
-                _network_policies_args(args, backend=backend, relay=relay, frontend=frontend),
+                _network_policies_args(
+                    args, backend=backend, relay=relay, frontend=frontend, backup=backup
+                ),
                 opts=in_namespace,
             )
 
@@ -550,6 +593,7 @@ def _monitoring(
     args: PlatformArgs,
     *,
     targets: tuple[ScrapeTarget, ...],
+    backup: Backup | None,
     opts: pulumi.ResourceOptions,
 ) -> None:
     """PodMonitors for every pod that serves metrics, the alerts and the dashboards that read
@@ -569,6 +613,7 @@ def _monitoring(
             instance=instance,
             thresholds=args.monitoring.alerts,
             labels=args.monitoring.labels,
+            backup_cron_job=backup.cron_job_name if backup else None,
         ),
         opts=opts,
     )
@@ -580,7 +625,12 @@ def _monitoring(
 
 
 def _network_policies_args(
-    args: PlatformArgs, *, backend: Backend, relay: Relay, frontend: Frontend
+    args: PlatformArgs,
+    *,
+    backend: Backend,
+    relay: Relay,
+    frontend: Frontend,
+    backup: Backup | None,
 ) -> NetworkPoliciesArgs:
     """Who may reach whom: the paths of this platform, as selectors and ports."""
     instance = args.instance
@@ -616,7 +666,11 @@ def _network_policies_args(
         data_services={
             "postgres": DataService(
                 pods=Pods(name="postgres", selector=postgres, ports=(POSTGRES_PORT,)),
-                clients=(backend.selector, relay.selector),
+                clients=(
+                    backend.selector,
+                    relay.selector,
+                    *((backup.selector,) if backup else ()),
+                ),
             ),
             "redis": DataService(
                 pods=Pods(name="redis", selector=redis, ports=(REDIS_PORT,)),

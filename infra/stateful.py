@@ -83,17 +83,19 @@ class StatefulNames:
         return f"{self.name}-{ordinal}.{self.headless}.{namespace}.svc.cluster.local"
 
 
+def claim_spec(storage: StorageSettings) -> core.PersistentVolumeClaimSpecArgs:
+    """One ReadWriteOnce volume of the settings' size and class."""
+    return core.PersistentVolumeClaimSpecArgs(
+        access_modes=["ReadWriteOnce"],
+        storage_class_name=storage.storage_class,
+        resources=core.VolumeResourceRequirementsArgs(requests={"storage": f"{storage.size_gi}Gi"}),
+    )
+
+
 def volume_claim(name: str, storage: StorageSettings) -> core.PersistentVolumeClaimArgs:
-    """The claim template of a StatefulSet: one ReadWriteOnce volume per pod."""
+    """The claim template of a StatefulSet: one volume per pod."""
     return core.PersistentVolumeClaimArgs(
-        metadata=meta.ObjectMetaArgs(name=name),
-        spec=core.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"],
-            storage_class_name=storage.storage_class,
-            resources=core.VolumeResourceRequirementsArgs(
-                requests={"storage": f"{storage.size_gi}Gi"}
-            ),
-        ),
+        metadata=meta.ObjectMetaArgs(name=name), spec=claim_spec(storage)
     )
 
 

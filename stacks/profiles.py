@@ -90,6 +90,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "minAvailable": 2,
         },
         "postgres": {"size": "large", "exporterSize": "micro", "storage": {"sizeGi": 50}},
+        # A dump a day at 02:30 UTC, a week of them kept.
+        "backup": {"enabled": True, "storage": {"sizeGi": 50}},
         "redis": {"size": "medium", "exporterSize": "micro", "storage": {"sizeGi": 10}},
         "kafka": {
             "nodes": 3,

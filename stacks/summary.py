@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 Manifest = Mapping[str, Any]
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 
 _MEMORY_UNITS = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "Ti": 1024.0 * 1024}
 
@@ -29,8 +29,14 @@ def memory_mebibytes(quantity: str) -> int:
     return int(quantity) // (1024 * 1024)
 
 
-def _pod_template(workload: Manifest) -> Mapping[str, Any]:
-    template: Mapping[str, Any] = workload["spec"]["template"]
+def pod_template(workload: Manifest) -> Mapping[str, Any]:
+    """A workload's pod template; a CronJob's is in its Job template."""
+    spec = workload["spec"]
+    template: Mapping[str, Any] = (
+        spec["jobTemplate"]["spec"]["template"]
+        if workload["kind"] == "CronJob"
+        else spec["template"]
+    )
     return template
 
 
@@ -40,7 +46,7 @@ def pod_requests(workload: Manifest) -> tuple[int, int]:
     That is the larger of the biggest init container and the sum of the long-running ones,
     plus the Dapr sidecar the injector adds (sized by the pod's annotations).
     """
-    template = _pod_template(workload)
+    template = pod_template(workload)
     spec = template["spec"]
 
     def total(items: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
@@ -64,7 +70,7 @@ def pod_requests(workload: Manifest) -> tuple[int, int]:
 
 def min_replicas(workload: Manifest, manifests: Iterable[Manifest]) -> int:
     """The fewest pods a workload runs: its replicas, or its autoscaler's minimum."""
-    if workload["kind"] == "Job":
+    if workload["kind"] in {"Job", "CronJob"}:
         return 1
     for hpa in manifests:
         if hpa["kind"] != "HorizontalPodAutoscaler":

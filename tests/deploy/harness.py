@@ -136,14 +136,20 @@ def no_changes(run: Run) -> None:
 
 
 def rolled_out(kubectl: Kubectl, namespace: str) -> None:
-    """Every Deployment available and StatefulSet ready, the Job done, the claims bound."""
+    """Every Deployment available and StatefulSet ready, the topics Job done, the claims
+    bound. A Job the backup CronJob started (should its schedule fall within the test) is not
+    the topics Job."""
     for deployment in kubectl.objects(namespace, "deployments"):
         status, want = deployment["status"], deployment["spec"]["replicas"]
         assert status.get("availableReplicas") == want, deployment["metadata"]["name"]
     for stateful in kubectl.objects(namespace, "statefulsets"):
         status, want = stateful["status"], stateful["spec"]["replicas"]
         assert status.get("readyReplicas") == want, stateful["metadata"]["name"]
-    (job,) = kubectl.objects(namespace, "jobs")
+    (job,) = [
+        job
+        for job in kubectl.objects(namespace, "jobs")
+        if not any(o["kind"] == "CronJob" for o in job["metadata"].get("ownerReferences", []))
+    ]
     assert job["status"].get("succeeded") == 1
     claims = kubectl.objects(namespace, "persistentvolumeclaims")
     assert claims

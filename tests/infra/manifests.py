@@ -19,7 +19,7 @@ from stacks.render import (
     stack_file_settings,
     with_placeholders,
 )
-from stacks.summary import WORKLOAD_KINDS
+from stacks.summary import WORKLOAD_KINDS, pod_template
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
@@ -85,7 +85,7 @@ def workloads(manifests: list[Manifest]) -> list[Manifest]:
 
 
 def pod_spec(workload: Manifest) -> dict[str, Any]:
-    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    spec: dict[str, Any] = pod_template(workload)["spec"]
     return spec
 
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.alerts import AlertRules, AlertRulesArgs, AlertThresholds, alerts, rule_groups, series
+from infra.alerts import (
+    AlertRules,
+    AlertRulesArgs,
+    AlertThresholds,
+    alerts,
+    backup_alert,
+    rule_groups,
+    series,
+)
 from infra.exporter_metrics import EXPORTERS
 from tests.infra.manifests import REPO
 from tests.infra.mock_run import one, run
@@ -21,6 +29,10 @@ NS = "todo-app"
 OTHER = "todo-app-staging"
 LIMITS = AlertThresholds()
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+BACKUP = "todo-backup"
+ALL = [*alerts(NS, LIMITS), backup_alert(NS, BACKUP)]
+"""Every alert of a stack with the backup CronJob on (prod)."""
+LAST_SUCCESS = "kube_cronjob_status_last_successful_time"
 
 
 def s(metric: str, namespace: str = NS, **labels: str) -> str:
@@ -191,6 +203,22 @@ CASES: dict[str, Case] = {
             ): "1x40",
         },
     ),
+    "TodoBackupMissing": Case(
+        # kube-state-metrics' values are Unix times; the series start at time() = 0. The last
+        # success stays at 0 while the evaluation reaches 27 h.
+        firing={
+            s(LAST_SUCCESS, cronjob=BACKUP): "0x1700",
+            s("kube_cronjob_created", cronjob=BACKUP): "0x1700",
+        },
+        at="27h",
+        labels={"namespace": NS, "cronjob": BACKUP},
+        healthy={
+            # A dump succeeded after 24 h; another stack's backup is failing.
+            s(LAST_SUCCESS, cronjob=BACKUP): "0x1440 86400x300",
+            s("kube_cronjob_created", cronjob=BACKUP): "0x1740",
+            s(LAST_SUCCESS, OTHER, cronjob=BACKUP): "0x1740",
+        },
+    ),
 }
 ABSENT_CASES: dict[str, str] = {"TodoPostgresDown": "6m", "TodoRedisDown": "9m"}
 """Alerts that also fire when their series is missing (the pod and its exporter sidecar gone)."""
@@ -200,8 +228,41 @@ def _input(values: dict[str, str]) -> list[dict[str, str]]:
     return [{"series": name, "values": v} for name, v in values.items()]
 
 
+def _backup_tests() -> list[dict[str, Any]]:
+    """TodoBackupMissing when kube-state-metrics has no success time to give: a CronJob that
+    never succeeded (quiet while younger than 26 h), and one that is gone."""
+    alert = backup_alert(NS, BACKUP)
+    firing = [
+        {
+            "exp_labels": {"severity": alert.severity, "namespace": NS, "cronjob": BACKUP},
+            "exp_annotations": {"summary": alert.summary},
+        }
+    ]
+    created = s("kube_cronjob_created", cronjob=BACKUP)
+    return [
+        {
+            "name": "TodoBackupMissing fires for a CronJob that never succeeded in 26 h",
+            "interval": "1m",
+            "input_series": _input({created: "0x1700"}),
+            "alert_rule_test": [
+                {"eval_time": "25h", "alertname": alert.name, "exp_alerts": []},
+                {"eval_time": "27h", "alertname": alert.name, "exp_alerts": firing},
+            ],
+        },
+        {
+            "name": "TodoBackupMissing fires when the CronJob is gone",
+            "interval": "1m",
+            "input_series": _input({s("kube_cronjob_created", OTHER, cronjob=BACKUP): "0x30"}),
+            "alert_rule_test": [
+                {"eval_time": "5m", "alertname": alert.name, "exp_alerts": []},
+                {"eval_time": "15m", "alertname": alert.name, "exp_alerts": firing},
+            ],
+        },
+    ]
+
+
 def _tests() -> list[dict[str, Any]]:
-    by_name = {alert.name: alert for alert in alerts(NS, LIMITS)}
+    by_name = {alert.name: alert for alert in ALL}
     tests: list[dict[str, Any]] = []
     for name, case in CASES.items():
         alert = by_name[name]
@@ -248,22 +309,22 @@ def _tests() -> list[dict[str, Any]]:
                     ],
                 }
             )
-    return tests
+    return [*tests, *_backup_tests()]
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
-    assert set(CASES) == {alert.name for alert in alerts(NS, LIMITS)}
+    assert set(CASES) == {alert.name for alert in ALL}
 
 
 def test_the_rule_file_passes_promtool_check(promtool: str, tmp_path: Path) -> None:
-    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
+    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS, BACKUP))
     code, output = run_promtool(promtool, "check", "rules", "rules.yml", cwd=tmp_path)
     assert code == 0, output
     assert f"SUCCESS: {len(CASES)} rules found" in output
 
 
 def test_every_alert_fires_on_its_failure_and_only_then(promtool: str, tmp_path: Path) -> None:
-    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
+    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS, BACKUP))
     write_yaml(
         tmp_path / "tests.yml",
         {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": _tests()},
@@ -276,7 +337,7 @@ def test_every_alert_fires_on_its_failure_and_only_then(promtool: str, tmp_path:
 def test_promtool_fails_a_case_that_expects_the_wrong_thing(promtool: str, tmp_path: Path) -> None:
     """The harness can fail: a firing case expected to stay quiet is reported."""
     case = CASES["TodoOutboxBacklog"]
-    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS))
+    write_yaml(tmp_path / "rules.yml", rule_groups(NS, LIMITS, BACKUP))
     wrong = {
         "interval": "1m",
         "input_series": _input(case.firing),
@@ -302,7 +363,7 @@ def test_thresholds_come_from_the_settings() -> None:
 
 
 def test_every_selector_is_scoped_to_the_stacks_namespace() -> None:
-    for alert in alerts(NS, LIMITS):
+    for alert in ALL:
         assert alert.metrics, alert.name
         selectors = alert.expr.count("{")
         assert selectors == alert.expr.count(f'{{namespace="{NS}"'), alert.name
@@ -310,7 +371,7 @@ def test_every_selector_is_scoped_to_the_stacks_namespace() -> None:
 
 def test_every_alert_is_documented() -> None:
     guide = (REPO / "docs" / "monitoring.md").read_text(encoding="utf-8")
-    for alert in alerts(NS, LIMITS):
+    for alert in ALL:
         assert f"| `{alert.name}` | {alert.severity} |" in guide, alert.name
 
 
@@ -333,3 +394,23 @@ def test_the_prometheus_rule_carries_the_rule_file_and_the_extra_labels() -> Non
     assert rule["metadata"]["labels"]["release"] == "monitoring"
     assert rule["metadata"]["labels"]["app.kubernetes.io/instance"] == "todo"
     assert rule["spec"] == rule_groups(NS, LIMITS)
+
+
+def test_the_backup_alert_is_there_only_with_the_backup_cron_job() -> None:
+    def names(rules: dict[str, Any]) -> list[str]:
+        return [rule["alert"] for rule in rules["groups"][0]["rules"]]
+
+    assert "TodoBackupMissing" not in names(rule_groups(NS, LIMITS))
+    assert names(rule_groups(NS, LIMITS, BACKUP))[-1] == "TodoBackupMissing"
+    resources = run(
+        lambda: AlertRules(
+            "alerts", AlertRulesArgs(namespace=NS, instance="todo", backup_cron_job=BACKUP)
+        )
+    )
+    assert one(resources, PROMETHEUS_RULE).inputs["spec"] == rule_groups(NS, LIMITS, BACKUP)
+
+
+def test_the_backup_alert_watches_the_stacks_own_cron_job() -> None:
+    expr = backup_alert(NS, BACKUP).expr
+    assert expr.count(f'{{namespace="{NS}",cronjob="{BACKUP}"}}') == 4
+    assert "> 93600" in expr

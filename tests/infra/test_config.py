@@ -136,6 +136,44 @@ def test_overrides_merge_into_the_profile() -> None:
             {"networkPolicies": {"ingressSourceCidrs": ["10.1.0.0/33"]}},
             r"todo-evolution:networkPolicies\.ingressSourceCidrs: .*'10\.1\.0\.0/33'",
         ),
+        (
+            {"backup": {"schedule": "30 25 * * *"}},
+            r"todo-evolution:backup\.schedule: schedule '30 25 \* \* \*': hour 25 is outside 0-23",
+        ),
+        (
+            {"backup": {"schedule": "daily"}},
+            r"todo-evolution:backup\.schedule: schedule 'daily' has 1 fields: .*five",
+        ),
+        (
+            {"backup": {"schedule": "@nightly"}},
+            r"todo-evolution:backup\.schedule: schedule '@nightly' is not a known macro",
+        ),
+        (
+            {"backup": {"schedule": "CRON_TZ=Europe/Paris 30 2 * * *"}},
+            r"todo-evolution:backup\.schedule: .*names a time zone",
+        ),
+        (
+            {"backup": {"keep": 0}},
+            r"todo-evolution:backup\.keep: .*greater than or equal to 1 \(got 0\)",
+        ),
+        (
+            {"backup": {"keep": "a week"}},
+            r"todo-evolution:backup\.keep: .*valid integer.*'a week'",
+        ),
+        (
+            {"backup": {"timeoutMinutes": 1}},
+            r"todo-evolution:backup\.timeoutMinutes: .*greater than or equal to 5",
+        ),
+        (
+            {"backup": {"storage": {"sizeGi": 0}}},
+            r"todo-evolution:backup\.storage\.sizeGi: .*greater than or equal to 1",
+        ),
+        ({"backup": {"retention": 7}}, r"todo-evolution:backup\.retention: Extra inputs"),
+        (
+            {"backup": {"schedule": "0 3 * * 1-5"}, "monitoring": {"enabled": True}},
+            r"todo-evolution: backup\.schedule='0 3 \* \* 1-5' skips some days, "
+            r"and with monitoring\.enabled=true the TodoBackupMissing alert fires",
+        ),
     ],
 )
 def test_bad_settings_name_the_key(overrides: dict[str, object], message: str) -> None:
@@ -239,8 +277,18 @@ def test_merge_is_deep_and_replaces_scalars_and_lists() -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"bogus": 1}, {"app": {"processedEventRetentionHours": 24}}],
-    ids=["unknown key", "event ids kept shorter than the topics keep events"],
+    [
+        {"bogus": 1},
+        {"app": {"processedEventRetentionHours": 24}},
+        {"backup": {"schedule": "61 2 * * *"}},
+        {"backup": {"keep": 0}},
+    ],
+    ids=[
+        "unknown key",
+        "event ids kept shorter than the topics keep events",
+        "backup schedule",
+        "backup retention",
+    ],
 )
 def test_the_program_fails_before_registering(
     monkeypatch: pytest.MonkeyPatch, overrides: dict[str, object]

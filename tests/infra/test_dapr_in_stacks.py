@@ -11,6 +11,7 @@ import pytest
 
 from stacks.config import StackConfigError
 from stacks.render import Rendered
+from stacks.summary import pod_template
 from tests.infra.manifests import STACKS, Manifest, of_kind, render, workloads
 
 DISABLE_BUILTIN_SECRET_STORE = "dapr.io/disable-builtin-k8s-secret-store"
@@ -19,11 +20,9 @@ DISABLE_BUILTIN_SECRET_STORE = "dapr.io/disable-builtin-k8s-secret-store"
 def _dapr_pods(manifests: list[Manifest]) -> dict[str, Manifest]:
     """The pod templates the Dapr injector adds a sidecar to, by workload name."""
     return {
-        workload["metadata"]["name"]: workload["spec"]["template"]
+        workload["metadata"]["name"]: pod_template(workload)
         for workload in workloads(manifests)
-        if (workload["spec"]["template"]["metadata"].get("annotations") or {}).get(
-            "dapr.io/enabled"
-        )
+        if (pod_template(workload)["metadata"].get("annotations") or {}).get("dapr.io/enabled")
         == "true"
     }
 

@@ -65,8 +65,9 @@ def test_every_metrics_pod_has_a_monitor_on_a_port_it_serves(prod_monitored: Ren
 
 
 def test_the_stack_sends_the_alerts_for_its_namespace(prod_monitored: Rendered) -> None:
+    """Prod backs up, so its rules watch the backup CronJob too."""
     rule = named(prod_monitored.manifests(), "PrometheusRule", "todo-alerts")
-    assert rule["spec"] == rule_groups("todo-app", MonitoringSettings().alerts)
+    assert rule["spec"] == rule_groups("todo-app", MonitoringSettings().alerts, "todo-backup")
 
 
 def test_thresholds_and_labels_reach_the_objects() -> None:
@@ -86,6 +87,8 @@ def test_thresholds_and_labels_reach_the_objects() -> None:
         r for r in rule["spec"]["groups"][0]["rules"] if r["alert"] == "TodoOutboxBacklog"
     ]
     assert backlog["expr"].endswith("> 50")
+    # Staging runs no backup CronJob: nothing to alert on.
+    assert "TodoBackupMissing" not in [r["alert"] for r in rule["spec"]["groups"][0]["rules"]]
     for monitor in of_kind(manifests, "PodMonitor"):
         assert monitor["metadata"]["labels"]["release"] == "ops"
         assert monitor["spec"]["podMetricsEndpoints"][0]["interval"] == "1m"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stacks.render import Registration, Rendered, plain
-from tests.infra.manifests import STACKS, WORKLOAD_KINDS
+from tests.infra.manifests import STACKS, WORKLOAD_KINDS, pod_spec
 
 
 def _by_object(rendered: Rendered) -> dict[tuple[str, str], Registration]:
@@ -45,6 +45,8 @@ def _named_in_pod(spec: dict[str, Any]) -> set[tuple[str, str]]:
             used.add(("Secret", volume["secret"]["secretName"]))
         if "configMap" in volume:
             used.add(("ConfigMap", volume["configMap"]["name"]))
+        if "persistentVolumeClaim" in volume:
+            used.add(("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]))
     return used
 
 
@@ -55,7 +57,7 @@ def test_workloads_depend_on_what_their_pods_name(stacks: dict[str, Rendered], s
     for (kind, name), registration in objects.items():
         if kind not in WORKLOAD_KINDS:
             continue
-        spec = plain(registration.inputs)["spec"]["template"]["spec"]
+        spec = pod_spec(plain(registration.inputs))
         for used in _named_in_pod(spec):
             assert used in objects, f"{kind} {name} names {used}, which the stack does not make"
             assert objects[used].name in registration.dependencies, (

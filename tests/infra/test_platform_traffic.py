@@ -13,6 +13,7 @@ import pytest
 
 from infra.network_policies import ACME_SOLVER_SELECTOR
 from stacks.render import Rendered, plain
+from stacks.summary import pod_template
 from tests.infra.manifests import WORKLOAD_KINDS, render
 
 
@@ -22,7 +23,7 @@ def _objects(rendered: Rendered, kind: str) -> dict[str, dict[str, Any]]:
 
 def _selects_a_pod(rendered: Rendered, selector: dict[str, str]) -> bool:
     return any(
-        selector.items() <= owner["spec"]["template"]["metadata"]["labels"].items()
+        selector.items() <= pod_template(owner)["metadata"]["labels"].items()
         for kind in WORKLOAD_KINDS
         for owner in _objects(rendered, kind).values()
     )
@@ -79,10 +80,10 @@ def test_monitoring_may_scrape_every_annotated_metrics_port(stacks, stack):
     policies = _objects(stacks[stack], "NetworkPolicy").values()
     monitoring = {"kubernetes.io/metadata.name": "monitoring"}
     scraped = [
-        (name, owner["spec"]["template"]["metadata"])
+        (name, pod_template(owner)["metadata"])
         for kind in WORKLOAD_KINDS
         for name, owner in _objects(stacks[stack], kind).items()
-        if owner["spec"]["template"]["metadata"].get("annotations", {}).get("prometheus.io/scrape")
+        if pod_template(owner)["metadata"].get("annotations", {}).get("prometheus.io/scrape")
     ]
     assert "todo-relay" in [name for name, _ in scraped]
     for name, pod in scraped:
@@ -203,7 +204,7 @@ def test_no_solver_policy_without_tls():
 def test_no_container_takes_a_whole_secret(stacks, stack):
     for kind in WORKLOAD_KINDS:
         for name, owner in _objects(stacks[stack], kind).items():
-            spec = owner["spec"].get("jobTemplate", owner)["spec"]["template"]["spec"]
+            spec = pod_template(owner)["spec"]
             for container in [*spec.get("initContainers", []), *spec["containers"]]:
                 sources = container.get("envFrom", [])
                 assert not [s for s in sources if "secretRef" in s], (name, container["name"])

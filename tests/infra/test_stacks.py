@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from stacks.render import Rendered
-from stacks.summary import min_replicas, total_requests
+from stacks.summary import min_replicas, pod_template, total_requests
 from tests.infra.manifests import (
     STACKS,
     Manifest,
@@ -40,8 +40,12 @@ EXPECTED_KINDS = {
     "dev": COMMON,
     # TLS on: the policies include the one admitting the ingress to cert-manager's solver.
     "staging": {**COMMON, "NetworkPolicy": 13, "PodDisruptionBudget": 1},
+    # The backup CronJob, its volume and its account.
     "prod": {
         **COMMON,
+        "ServiceAccount": 9,
+        "PersistentVolumeClaim": 1,
+        "CronJob": 1,
         "NetworkPolicy": 13,
         "PodDisruptionBudget": 4,
         "HorizontalPodAutoscaler": 2,
@@ -216,7 +220,7 @@ def test_every_object_carries_the_recommended_labels(
             assert "app.kubernetes.io/name" in labels, where
             assert "app.kubernetes.io/component" in labels, where
     for workload in workloads(manifests(stacks, stack)):
-        template_labels = workload["spec"]["template"]["metadata"]["labels"]
+        template_labels = pod_template(workload)["metadata"]["labels"]
         assert "app.kubernetes.io/version" in template_labels, workload["metadata"]["name"]
 
 
@@ -228,7 +232,7 @@ def test_every_multi_replica_workload_has_a_disruption_budget(
     budgets = of_kind(objects, "PodDisruptionBudget")
     for workload in workloads(objects):
         count = min_replicas(workload, objects)
-        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        pod_labels = pod_template(workload)["metadata"]["labels"]
         matching = [
             b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
         ]
