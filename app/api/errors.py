@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from app.db import is_transient
-from app.services.tasks import InvalidCursorError, TaskNotFoundError
+from app.services.tasks import TaskNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,6 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TaskNotFoundError)
     async def not_found(_request: Request, exc: TaskNotFoundError) -> JSONResponse:
         return error_response(status.HTTP_404_NOT_FOUND, f"task {exc} not found")
-
-    @app.exception_handler(InvalidCursorError)
-    async def bad_cursor(_request: Request, exc: InvalidCursorError) -> JSONResponse:
-        error = FieldError(loc=["query", "cursor"], msg=str(exc), type="value_error")
-        return error_response(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "the request is not valid: 1 error(s)", [error]
-        )
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
