@@ -56,6 +56,7 @@ def test_readyz_is_unavailable_while_the_schema_is_behind(
             "reason": "the database schema is at 0001, this version needs 0005; "
             "run `todo-api migrate`",
         }
+        assert (client.head("/readyz").status_code, client.head("/readyz").content) == (503, b"")
         migrate.upgrade(engine)
         assert client.get("/readyz").json()["schema"] == "current"
         # A revision we do not know was applied by a newer version (a rolling update): its
