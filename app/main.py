@@ -14,6 +14,7 @@ from app.api.body_limit import BodyLimitMiddleware
 from app.api.docs import add_docs
 from app.api.errors import add_error_handlers
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi import operation_id
 from app.api.routes import auth, events, health, stats, tasks
 from app.api.web_ui import add_web_ui
 from app.core.config import Settings, get_settings
@@ -48,7 +49,12 @@ def create_app(
 
     # Our own docs pages (app.api.docs): FastAPI's load Swagger UI and ReDoc from a CDN.
     app = FastAPI(
-        title="todo-api", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+        title="todo-api",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     add_docs(app, app.openapi_url or "/openapi.json")
     # Inside the request context, so a 413 is logged and counted like any answer.

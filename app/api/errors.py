@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -22,9 +23,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from app.db import is_transient
-from app.services.tasks import InvalidCursorError, TaskNotFoundError
+from app.services.tasks import TaskNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +51,6 @@ class ErrorBody(BaseModel):
 
     detail: str
     errors: list[FieldError] = Field(default_factory=list)
-
-
-def error_docs(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` for error statuses, each answering :class:`ErrorBody`; a 429 also
-    documents its ``Retry-After`` header."""
-    docs: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorBody, "description": text} for code, text in statuses.items()
-    }
-    if status.HTTP_429_TOO_MANY_REQUESTS in docs:
-        docs[status.HTTP_429_TOO_MANY_REQUESTS]["headers"] = {
-            "Retry-After": {
-                "description": "Whole seconds to wait before the next attempt.",
-                "schema": {"type": "integer", "minimum": 1},
-            }
-        }
-    return docs
-
-
-# Every route that needs a token: missing, malformed, expired, signed out, or its user gone.
-UNAUTHORIZED_DOCS = error_docs(
-    {status.HTTP_401_UNAUTHORIZED: "No bearer token, or an invalid, expired or revoked one."}
-)
 
 
 def error_response(
@@ -99,6 +79,22 @@ def field_errors(raw: Sequence[Any]) -> list[FieldError]:
     return result
 
 
+def allowed_methods(request: Request) -> str | None:
+    """The methods the OpenAPI document lists for the request's path. Starlette's 405 names only
+    those of the first route that matched, and each method of a path is a route of its own
+    here (a path's GET and POST), so its ``Allow`` left some out."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if _compiled(template).match(request.scope["path"]):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return None
+
+
+@cache
+def _compiled(template: str) -> re.Pattern[str]:
+    regex, _, _ = compile_path(template)
+    return regex
+
+
 def _clean(text: str) -> str:
     """Encodable and short, whatever it holds."""
     text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
@@ -116,19 +112,16 @@ def add_error_handlers(app: FastAPI) -> None:
         return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, detail, field_errors(errors))
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = exc.headers
+        allowed = allowed_methods(request) if exc.status_code == 405 else None
+        if allowed is not None:
+            headers = {**(headers or {}), "Allow": allowed}
+        return error_response(exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(TaskNotFoundError)
     async def not_found(_request: Request, exc: TaskNotFoundError) -> JSONResponse:
         return error_response(status.HTTP_404_NOT_FOUND, f"task {exc} not found")
-
-    @app.exception_handler(InvalidCursorError)
-    async def bad_cursor(_request: Request, exc: InvalidCursorError) -> JSONResponse:
-        error = FieldError(loc=["query", "cursor"], msg=str(exc), type="value_error")
-        return error_response(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "the request is not valid: 1 error(s)", [error]
-        )
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:

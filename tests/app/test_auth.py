@@ -48,6 +48,8 @@ def test_register_twice_is_409_naming_the_username(client: TestClient) -> None:
     [
         ({"username": "ab", "password": PASSWORD}, "username"),
         ({"username": "has space", "password": PASSWORD}, "username"),
+        # The pattern is the whole rule: spaces around a name are refused, not trimmed.
+        ({"username": " carol", "password": PASSWORD}, "username"),
         ({"username": "carol", "password": "short"}, "password"),
         ({"password": PASSWORD}, "username"),
     ],

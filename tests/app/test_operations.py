@@ -56,6 +56,7 @@ def test_readyz_is_unavailable_while_the_schema_is_behind(
             "reason": "the database schema is at 0001, this version needs 0005; "
             "run `todo-api migrate`",
         }
+        assert (client.head("/readyz").status_code, client.head("/readyz").content) == (503, b"")
         migrate.upgrade(engine)
         assert client.get("/readyz").json()["schema"] == "current"
         # A revision we do not know was applied by a newer version (a rolling update): its
@@ -83,6 +84,51 @@ def test_openapi_describes_the_routes(client: TestClient) -> None:
     )
     assert {"/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/stats"} <= set(paths)
     assert {"/dapr/subscribe", "/events/task/{kind}", "/healthz", "/readyz"} <= set(paths)
+
+
+def test_head_on_the_health_routes_answers_their_status_without_a_body(
+    client: TestClient,
+) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = client.head(path)
+        assert (response.status_code, response.content) == (200, b"")
+
+
+def test_a_method_a_path_lacks_is_405_naming_every_method_it_has(client: TestClient) -> None:
+    """Starlette named only the methods of the first route matching the path."""
+    cases = {
+        "/api/v1/tasks": "GET, POST",
+        "/api/v1/tasks/0b9a4f1e-1d35-4d8e-9a3e-2a1f3b8f6c11": "DELETE, GET, PATCH",
+        "/healthz": "GET, HEAD",
+    }
+    for path, allowed in cases.items():
+        for method in ("OPTIONS", "PUT", "TRACE"):
+            response = client.request(method, path)
+            assert response.status_code == 405, (method, path)
+            assert response.headers["allow"] == allowed, (method, path)
+            assert set(response.json()) == {"detail", "errors"}
+
+
+def test_every_documented_error_is_the_one_envelope(client: TestClient) -> None:
+    """FastAPI's own 422 shape (HTTPValidationError) is never answered, so never documented."""
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if int(code) < 400 or (path == "/readyz" and code == "503"):
+                    continue
+                assert "413" in operation["responses"], (method, path)
+                if method == "head":
+                    continue
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)
+
+
+def test_metrics_are_documented_as_prometheus_text(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    content = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(content) == ["text/plain"]
 
 
 def test_metrics_count_requests_by_route_and_the_outbox_backlog(settings: Settings) -> None:

@@ -162,7 +162,13 @@ def test_lists_hold_only_the_callers_tasks(client: TestClient) -> None:
         ({"title": "ok", "status": "done"}, "status"),
         ({"title": "ok", "priority": "urgent"}, "priority"),
         ({"title": "ok", "due_date": "tomorrow"}, "due_date"),
+        # Only what `format: date` means: not days since 1970, not a date-time.
+        ({"title": "ok", "due_date": 0}, "due_date"),
+        ({"title": "ok", "due_date": "2030-01-31T00:00:00"}, "due_date"),
         ({"title": "ok", "tags": "not-a-list"}, "tags"),
+        ({"title": "ok", "tags": ["  "]}, "tags"),
+        # The length limit counts what was sent, spaces around included, as `maxLength` does.
+        ({"title": " " + "x" * 200}, "title"),
         ({"title": "ok", "tags": ["x" * 33]}, "tags"),
         ({"title": "ok", "tags": [str(i) for i in range(21)]}, "tags"),
         ({"title": "ok", "owner": "someone"}, "owner"),
@@ -185,7 +191,9 @@ def test_create_rejects_bad_input_with_422_naming_the_field(
         ({"title": None}, "title"),
         ({"status": None}, "status"),
         ({"tags": None}, "tags"),
+        ({"priority": None}, "priority"),
         ({"priority": "urgent"}, "priority"),
+        ({"due_date": 1}, "due_date"),
         ({"completed_at": "2030-01-01T00:00:00Z"}, "completed_at"),
     ],
 )
@@ -208,6 +216,7 @@ def test_patch_rejects_bad_input_with_422_naming_the_field(
         ("limit=ten", "limit"),
         ("status=done", "status"),
         ("cursor=not-a-cursor", "cursor"),
+        ("cursor=1.ABCDEF00000000000000000000000000", "cursor"),
         ("cursor=" + "x" * 300, "cursor"),
     ],
 )
@@ -249,6 +258,20 @@ def test_pagination_walks_every_task_once_newest_first(client: TestClient) -> No
     created = [create_task(client, headers, title=f"t{i}") for i in range(30)]
     listed = _all_pages(client, headers)
     assert [t["id"] for t in listed] == [t["id"] for t in reversed(created)]
+
+
+def test_any_cursor_the_schema_allows_is_a_position_to_list_from(client: TestClient) -> None:
+    """Cursors are positions (microseconds since 1970, a task id): every string matching the
+    documented pattern is accepted, before every task or after them all."""
+    headers = register(client)
+    created = [create_task(client, headers, title=f"t{i}") for i in range(3)]
+    pattern = client.get("/openapi.json").json()["paths"]["/api/v1/tasks"]["get"]["parameters"]
+    (cursor,) = [p["schema"] for p in pattern if p["name"] == "cursor"]
+    assert cursor["anyOf"][0]["pattern"] == r"^[0-9]{1,16}\.[0-9a-f]{32}$"
+    for position, expected in [("0." + "0" * 32, []), ("9" * 16 + "." + "f" * 32, created[::-1])]:
+        page = client.get(f"/api/v1/tasks?cursor={position}", headers=headers)
+        assert page.status_code == 200, page.text
+        assert [t["id"] for t in page.json()["items"]] == [t["id"] for t in expected]
 
 
 def test_status_filter_pages_only_matching_tasks(client: TestClient) -> None:

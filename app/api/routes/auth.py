@@ -7,13 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
 
 from app.api.deps import ClaimsDep, CurrentUser, RuntimeDep, SessionDep, get_current_user
-from app.api.errors import UNAUTHORIZED_DOCS, error_docs
+from app.api.openapi import (
+    INVALID,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNREADABLE,
+    error_docs,
+)
 from app.models import User, utcnow
 from app.runtime import Runtime
 from app.schemas import LoginForm, Token, UserCreate, UserPublic
 from app.services import revocations, users
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses={**TOO_LARGE, **UNAVAILABLE})
 
 
 def _token(runtime: Runtime, user: User) -> Token:
@@ -26,9 +33,13 @@ def _token(runtime: Runtime, user: User) -> Token:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=error_docs(
-        {status.HTTP_409_CONFLICT: "The username is taken, in any mix of upper and lower case."}
-    ),
+    responses={
+        **UNREADABLE,
+        **INVALID,
+        **error_docs(
+            {status.HTTP_409_CONFLICT: "The username is taken, in any mix of upper and lower case."}
+        ),
+    },
 )
 def register(data: UserCreate, runtime: RuntimeDep, session: SessionDep) -> Token:
     """Usernames are unique whatever their case: `alice` and `ALICE` are one account."""
@@ -41,14 +52,18 @@ def register(data: UserCreate, runtime: RuntimeDep, session: SessionDep) -> Toke
 
 @router.post(
     "/token",
-    responses=error_docs(
-        {
-            status.HTTP_401_UNAUTHORIZED: "Wrong username or password.",
-            status.HTTP_429_TOO_MANY_REQUESTS: "Too many failed logins for this username from "
-            "this client, or from this client: wait `Retry-After` seconds. The wait doubles with "
-            "each further failure; other clients are not slowed.",
-        }
-    ),
+    responses={
+        **UNREADABLE,
+        **INVALID,
+        **error_docs(
+            {
+                status.HTTP_401_UNAUTHORIZED: "Wrong username or password.",
+                status.HTTP_429_TOO_MANY_REQUESTS: "Too many failed logins for this username "
+                "from this client, or from this client: wait `Retry-After` seconds. The wait "
+                "doubles with each further failure; other clients are not slowed.",
+            }
+        ),
+    },
 )
 def login(
     form: Annotated[LoginForm, Form()],
@@ -78,7 +93,7 @@ def login(
     return _token(runtime, user)
 
 
-@router.get("/me", responses=UNAUTHORIZED_DOCS)
+@router.get("/me", responses=UNAUTHORIZED)
 def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
@@ -87,7 +102,7 @@ def me(user: CurrentUser) -> UserPublic:
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(get_current_user)],
-    responses=UNAUTHORIZED_DOCS,
+    responses=UNAUTHORIZED,
 )
 def logout(claims: ClaimsDep, session: SessionDep) -> Response:
     """Revoke the presented token: from now until it expires, every route refuses it (401)."""

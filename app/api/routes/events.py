@@ -20,11 +20,12 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import RuntimeDep
+from app.api.openapi import INVALID, TOO_LARGE, error_docs
 from app.core.config import Settings
 from app.events.cloudevents import EventKind
 from app.events.handler import Outcome, parse
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=TOO_LARGE)
 
 EVENT_ROUTE = "/events/task/{kind}"
 
@@ -67,7 +68,32 @@ def subscriptions(runtime: RuntimeDep) -> list[DaprSubscription]:
     return dapr_subscriptions(runtime.settings)
 
 
-@router.post(EVENT_ROUTE)
+# The body is read as it comes: whatever is not one of our CloudEvents is answered DROP, not
+# refused, so the schema allows any body (and none).
+_ANY_BODY = {
+    "requestBody": {
+        "required": False,
+        "description": "A CloudEvent of the path's kind, as Dapr delivers it.",
+        "content": {
+            media: {"schema": {}} for media in ("application/cloudevents+json", "application/json")
+        },
+    }
+}
+
+
+@router.post(
+    EVENT_ROUTE,
+    openapi_extra=_ANY_BODY,
+    responses={
+        **INVALID,
+        **error_docs(
+            {
+                status.HTTP_401_UNAUTHORIZED: "`TODO_DAPR_APP_TOKEN` is set and the request's "
+                "`dapr-api-token` is missing or another."
+            }
+        ),
+    },
+)
 async def deliver(
     kind: EventKind,
     request: Request,

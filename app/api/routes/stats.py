@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CurrentUser, RuntimeDep, SessionDep
-from app.api.errors import UNAUTHORIZED_DOCS
+from app.api.openapi import TOO_LARGE, UNAUTHORIZED, UNAVAILABLE
 from app.schemas import Stats
 
-router = APIRouter(prefix="/api/v1/stats", tags=["stats"], responses=UNAUTHORIZED_DOCS)
+router = APIRouter(
+    prefix="/api/v1/stats",
+    tags=["stats"],
+    responses={**TOO_LARGE, **UNAUTHORIZED, **UNAVAILABLE},
+)
 
 
 @router.get("")

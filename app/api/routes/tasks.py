@@ -8,14 +8,40 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import TaskServiceDep
-from app.api.errors import UNAUTHORIZED_DOCS
+from app.api.openapi import (
+    INVALID,
+    TASK_NOT_FOUND,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNREADABLE,
+    Responses,
+)
 from app.models import TaskStatus
 from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskUpdate
+from app.services.tasks import CURSOR_PATTERN
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=UNAUTHORIZED_DOCS)
+router = APIRouter(
+    prefix="/api/v1/tasks",
+    tags=["tasks"],
+    responses={**TOO_LARGE, **INVALID, **UNAUTHORIZED, **UNAVAILABLE},
+)
+
+# What a client can do next with the task it created: OpenAPI links (to operation ids, which
+# are the functions' names: app.api.openapi), which also let a stateful tester follow a task
+# through its life.
+_NEXT: Responses = {
+    status.HTTP_201_CREATED: {
+        "description": "The task as saved.",
+        "links": {
+            target: {"operationId": target, "parameters": {"task_id": "$response.body#/id"}}
+            for target in ("get_task", "update_task", "complete_task", "delete_task")
+        },
+    }
+}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={**UNREADABLE, **_NEXT})
 def create_task(data: TaskCreate, service: TaskServiceDep) -> TaskPublic:
     """Create a task; publishes `task.created`."""
     return service.create(data)
@@ -26,31 +52,31 @@ def list_tasks(
     service: TaskServiceDep,
     status: TaskStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=256)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> TaskPage:
     """The caller's tasks, newest first; pass `next_cursor` back as `cursor` for the next page."""
     return service.list(status=status, limit=limit, cursor=cursor)
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", responses=TASK_NOT_FOUND)
 def get_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
     return service.get(task_id)
 
 
-@router.patch("/{task_id}")
+@router.patch("/{task_id}", responses={**UNREADABLE, **TASK_NOT_FOUND})
 def update_task(task_id: uuid.UUID, data: TaskUpdate, service: TaskServiceDep) -> TaskPublic:
     """Change the fields sent (`null` clears optional ones); publishes `task.updated`."""
     return service.update(task_id, data)
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=TASK_NOT_FOUND)
 def delete_task(task_id: uuid.UUID, service: TaskServiceDep) -> Response:
     """Delete a task; publishes `task.deleted`."""
     service.delete(task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{task_id}/complete")
+@router.post("/{task_id}/complete", responses=TASK_NOT_FOUND)
 def complete_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
     """Mark a task completed; publishes `task.completed` unless it already was."""
     return service.complete(task_id)
