@@ -9,7 +9,10 @@ Figures, all from one run against the servers of `scripts/services` (started if 
 * ``e2e_p50_ms``/``e2e_p95_ms``/``e2e_p99_ms``: from the API's commit of a task change to the
   native consumer's (`todo-api consume`) handler applying its event, under a steady HTTP write
   load.
-* ``api_write_p95_ms``: the HTTP write latency under that load.
+* ``api_write_p50_ms``/``api_write_p95_ms``/``api_write_p99_ms``: the HTTP write latency under
+  that load; ``api_served_rate`` the writes answered 2xx per second (``api_offered_rate`` is
+  ``--rate``). ``latency_samples_ms`` keeps every latency measured (``dapr_`` for the Dapr
+  leg), for ``--plot FILE.png``, which draws them with `bench.plot`.
 * The Dapr leg, next: the same API, relay, load and warm-up, with a real daprd (on PATH, from
   scripts/daprd-toolchain) in place of the native consumer, delivering to the event route of a
   `todo-api serve` of its own (as the native consumer is a process of its own). daprd runs with
@@ -33,6 +36,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -48,6 +52,7 @@ from bench.dapr_pipeline import DaprPipeline
 from bench.daprd import daprd_binary, daprd_version
 from bench.load import TaskWriter, WriteLog, register_user, steady_writes
 from bench.pipeline import Pipeline
+from bench.plot import SAMPLES, draw
 from bench.processes import REPO, ServiceEnv, migrate, relay_process, wait_until
 from bench.raw_producer import raw_producer_eps
 from bench.servers import ServerSet
@@ -155,6 +160,7 @@ def _leg_figures(log: WriteLog, rows: list[database.OutboxRow], rate: float) -> 
     relay_leg = _summary_ms(database.relay_seconds(rows))
     api_ms = _summary_ms(log.latencies_s)
     non_2xx = sum(n for status, n in log.statuses.items() if not 200 <= status < 300)
+    seconds = log.finished - log.started
     return {
         "e2e_p50_ms": e2e["p50"],
         "e2e_p95_ms": e2e["p95"],
@@ -168,8 +174,13 @@ def _leg_figures(log: WriteLog, rows: list[database.OutboxRow], rate: float) -> 
         "api_writes": log.sent,
         "api_writes_failed": non_2xx + log.transport_errors,
         "api_offered_rate": rate,
-        "api_achieved_rate": round(log.sent / (log.finished - log.started), 1),
-        "load_seconds": round(log.finished - log.started, 2),
+        "api_achieved_rate": round(log.sent / seconds, 1),
+        "api_served_rate": round((log.sent - non_2xx - log.transport_errors) / seconds, 1),
+        "load_seconds": round(seconds, 2),
+        SAMPLES: {
+            "commit_to_consumer": [round(s * 1000, 3) for s in database.e2e_seconds(rows)],
+            "api_write": [round(s * 1000, 3) for s in log.latencies_s],
+        },
     }
 
 
@@ -295,6 +306,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "machine_at_start": started_on,
         "machine_at_end": machine(),
+        "commit": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -349,6 +366,7 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.events", description=__doc__)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--plot", type=Path, help="also draw them into this PNG (bench.plot)")
     parser.add_argument("--backlog", type=int, default=50_000, help="outbox rows for the relay")
     parser.add_argument("--rate", type=float, default=200.0, help="HTTP writes per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of HTTP load")
@@ -368,6 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"figures written to {args.json}", file=sys.stderr)
+    if args.plot is not None:
+        draw(result, args.plot)
+        print(f"figure written to {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -8,22 +8,32 @@ the sign-outs of one token lifetime (TODO_JWT_TTL_MINUTES).
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.security import Claims
-from app.models import RevokedToken
+from app.models import RevokedToken, User
 
 # Expired rows deleted per sign-out: more than one, so the table shrinks after a busy hour.
 PRUNE_BATCH = 100
 
 
-def is_revoked(session: Session, token_id: uuid.UUID) -> bool:
-    return session.get(RevokedToken, token_id) is not None
+def signed_in_user(session: Session, claims: Claims) -> tuple[User | None, bool]:
+    """The token's user (None if there is none) and whether the token was signed out.
+
+    One query, since every authenticated request asks: the revocation lookup as a separate
+    round trip was a sixth of the API's time at 200 writes/s (py-spy). Accounts are never
+    deleted, so a revoked token always finds its user and is reported as revoked.
+    """
+    revoked = exists().where(RevokedToken.token_id == claims.token_id)
+    row = session.execute(select(User, revoked).where(User.id == claims.subject)).one_or_none()
+    if row is None:
+        return None, False
+    user, is_revoked = row
+    return user, bool(is_revoked)
 
 
 def revoke(session: Session, claims: Claims, now: datetime) -> None:

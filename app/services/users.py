@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,7 +38,3 @@ def authenticate(
     user = session.scalar(select(User).where(func.lower(User.username) == func.lower(username)))
     ok = passwords.verify(user.password_hash if user is not None else None, password)
     return user if ok else None
-
-
-def get(session: Session, user_id: uuid.UUID) -> User | None:
-    return session.get(User, user_id)
