@@ -24,6 +24,9 @@ from app.models import TaskPriority, TaskStatus
 from app.schemas import TaskPublic
 from bench.processes import GUARD_S, wait_until
 
+# Rows a publisher gets before a backlog is measured: connected, one small batch sent.
+WARM_UP_ROWS = 200
+
 
 def libpq_url(database_url: str) -> str:
     """SQLAlchemy's `postgresql+psycopg://` URL as libpq wants it."""
@@ -102,6 +105,13 @@ def insert_backlog(
                 )
         conn.commit()
         return datetime.now(UTC)
+
+
+def mark_all_published(database_url: str) -> None:
+    """Mark every pending row published, as a relay would have once the broker had it: for rows
+    that another publisher (Debezium, which never writes to the database) carried."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
 
 
 def _outbox_row(event: TaskEvent) -> tuple[uuid.UUID, str, uuid.UUID, str, datetime]:
