@@ -239,8 +239,8 @@ class TopicLog:
     For a backlog measurement the topics are created with ``APPEND_TIME``: the record timestamp
     is then the broker's, taken as it appends the batch, which with one replica is when it
     acknowledges it, the moment the relay's ``published_at`` follows. (By default it is the
-    producer's, and the EventRouter sets it to the commit time, which says nothing about
-    publishing.)
+    producer's, and the EventRouter sets it to when the connector processed the change, before
+    it is sent.)
     """
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:

@@ -32,7 +32,8 @@ def assert_order_per_task(observer: KafkaObserver, rows: list[OutboxRow]) -> Non
     Within one partition that is offset order. Across the four topics Kafka orders nothing, so
     the check there is on the record timestamps: the relay produces a task's next event only
     after the previous one was acknowledged, and Debezium's EventRouter stamps each record with
-    its transaction's commit time, so neither may show a later event with an earlier timestamp.
+    the time the connector processed its change, which it does in commit order; so neither may
+    show a later event with an earlier timestamp.
     """
     first: dict[uuid.UUID, Seen] = {}
     for seen in observer.seen():
