@@ -11,8 +11,6 @@ one.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,14 +20,20 @@ import psycopg
 import pytest
 
 from app.events.cloudevents import EventKind, TaskEvent
-from app.models import TaskPriority, TaskStatus
-from app.schemas import TaskPublic
-from bench.database import OutboxRow, backlog, libpq_url, outbox_since
+from bench.database import (
+    INSERT_OUTBOX,
+    OutboxRow,
+    backlog,
+    libpq_url,
+    outbox_row,
+    outbox_since,
+    sample_task,
+)
 from bench.debezium import KafkaConnect
 from bench.guarantees import assert_order_per_task
 from bench.observer import KafkaObserver, Seen
 from bench.processes import ServiceEnv, migrate, relay_process, wait_until
-from bench.servers import ServerSet
+from bench.servers import private_servers
 from bench.topics import create_topics, delete_topics, task_topics
 
 TASKS = 3
@@ -39,21 +43,12 @@ LIFE = (EventKind.CREATED, EventKind.UPDATED, EventKind.UPDATED, EventKind.COMPL
 
 @pytest.fixture(scope="module")
 def logical_env(kafka_bootstrap: str) -> Iterator[ServiceEnv]:
-    # A short path: PostgreSQL's socket path must stay under 108 bytes.
-    state = Path(tempfile.mkdtemp(prefix="todo-debezium-"))
-    servers = ServerSet.private(state)
-    try:
-        servers.start("postgres")
+    with private_servers("todo-debezium-", "postgres") as servers:
         env = ServiceEnv(
             database_url=servers.env().database_url, redis_url=None, kafka_bootstrap=kafka_bootstrap
         )
         migrate(env)
         yield env
-    finally:
-        try:
-            servers.remove()
-        finally:
-            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture
@@ -70,33 +65,14 @@ def prefixes(kafka_bootstrap: str) -> Iterator[tuple[str, str]]:
 def _commit_lives(database_url: str) -> None:
     """TASKS tasks, each through LIFE, interleaved; one transaction per event, as the API's."""
     user_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    tasks = [
-        TaskPublic(
-            id=uuid.uuid4(),
-            title=f"debezium {i}",
-            description=None,
-            status=TaskStatus.PENDING,
-            priority=TaskPriority.MEDIUM,
-            due_date=None,
-            tags=["cdc"],
-            created_at=now,
-            updated_at=now,
-            completed_at=None,
-        )
-        for i in range(TASKS)
-    ]
+    tasks = [sample_task(i) for i in range(TASKS)]
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         for kind in LIFE:
             for task in tasks:
                 event = TaskEvent.about(
                     kind, task=task, user_id=user_id, source="/todo-api", request_id=None
                 )
-                conn.execute(
-                    "INSERT INTO outbox (event_id, topic, task_id, payload, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (event.id, kind.topic, task.id, event.to_json(), event.time),
-                )
+                conn.execute(INSERT_OUTBOX, outbox_row(event))
 
 
 def _observed(bootstrap: str, prefix: str, rows: list[OutboxRow]) -> KafkaObserver:
