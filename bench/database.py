@@ -24,6 +24,9 @@ from app.models import TaskPriority, TaskStatus
 from app.schemas import TaskPublic
 from bench.processes import GUARD_S, wait_until
 
+# Rows a publisher gets before a backlog is measured: connected, one small batch sent.
+WARM_UP_ROWS = 200
+
 
 def libpq_url(database_url: str) -> str:
     """SQLAlchemy's `postgresql+psycopg://` URL as libpq wants it."""
@@ -54,12 +57,10 @@ def drop_database(database_url: str, name: str) -> None:
         )
 
 
-def sample_event(
-    index: int, kind: EventKind = EventKind.CREATED, user_id: uuid.UUID | None = None
-) -> TaskEvent:
-    """An event shaped like the load generator's: same fields, same sizes."""
+def sample_task(index: int) -> TaskPublic:
+    """A new task as the API shows it, shaped like the load generator's."""
     now = datetime.now(UTC)
-    task = TaskPublic(
+    return TaskPublic(
         id=uuid.uuid4(),
         title=f"bench task {index}",
         description=None,
@@ -71,9 +72,15 @@ def sample_event(
         updated_at=now,
         completed_at=None,
     )
+
+
+def sample_event(
+    index: int, kind: EventKind = EventKind.CREATED, user_id: uuid.UUID | None = None
+) -> TaskEvent:
+    """An event shaped like the load generator's: same fields, same sizes."""
     return TaskEvent.about(
         kind,
-        task=task,
+        task=sample_task(index),
         user_id=user_id or uuid.uuid4(),
         source="/todo-api",
         request_id=uuid.uuid4().hex,
@@ -92,19 +99,27 @@ def insert_backlog(
         with conn.cursor() as cur:
             for start in range(0, count, batch):
                 rows = [
-                    _outbox_row(sample_event(i, user_id=user_id))
+                    outbox_row(sample_event(i, user_id=user_id))
                     for i in range(start, min(count, start + batch))
                 ]
-                cur.executemany(
-                    "INSERT INTO outbox (event_id, topic, task_id, payload, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    rows,
-                )
+                cur.executemany(INSERT_OUTBOX, rows)
         conn.commit()
         return datetime.now(UTC)
 
 
-def _outbox_row(event: TaskEvent) -> tuple[uuid.UUID, str, uuid.UUID, str, datetime]:
+def mark_all_published(database_url: str) -> None:
+    """Mark every pending row published, as a relay would have once the broker had it: for rows
+    that another publisher (Debezium, which never writes to the database) carried."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+
+
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_id, topic, task_id, payload, created_at) VALUES (%s, %s, %s, %s, %s)"
+)
+
+
+def outbox_row(event: TaskEvent) -> tuple[uuid.UUID, str, uuid.UUID, str, datetime]:
     return (event.id, event.kind.topic, event.data.task.id, event.to_json(), event.time)
 
 

@@ -23,6 +23,16 @@ Figures, all from one run against the servers of `scripts/services` (started if 
   reported with what it delivered, its latencies over those only. ``dapr_overhead_p95_ms`` and
   ``dapr_vs_native_p95`` compare its p95 with the native one of the same run (the seed's
   target: under 50 ms of overhead).
+* The Debezium leg (`bench.debezium`): Kafka Connect with Debezium's PostgreSQL connector and its
+  outbox EventRouter in place of the relay, reading the same outbox table from the WAL into the
+  same topics, keys and payloads. ``debezium_eps`` is measured like ``relay_eps`` (the same
+  backlog, from its commit to the broker's append of its last event);
+  ``debezium_e2e_p50_ms``/``..._p95_ms``/``..._p99_ms`` under the same load, API and native
+  consumer as ``e2e_*``. ``relay_vs_debezium`` divides the relay's figures by Debezium's
+  (throughput: above 1 is the relay ahead; p95: below 1 is).
+* ``e2e_guarantees``/``debezium_e2e_guarantees``: "ok" when, after the load, every event of the
+  leg is on Kafka, per task in commit order, and the handler applied each exactly once
+  (`bench.guarantees`, the fault tests' checks); otherwise what failed, and the exit code is 1.
 
 Each run gets its own database and topic prefixes and removes them afterwards, so it neither
 sees nor leaves anything behind. This is a measurement, not a test: it is not part of CI.
@@ -50,6 +60,9 @@ from typing import Any
 from bench import database
 from bench.dapr_pipeline import DaprPipeline
 from bench.daprd import daprd_binary, daprd_version
+from bench.debezium import PRODUCER as DEBEZIUM_PRODUCER
+from bench.debezium import DebeziumPipeline, connect_libs, measure_debezium, require_logical_wal
+from bench.guarantees import check_delivery
 from bench.load import TaskWriter, WriteLog, register_user, steady_writes
 from bench.pipeline import Pipeline
 from bench.plot import SAMPLES, draw
@@ -113,7 +126,7 @@ def measure_relay(env: ServiceEnv, relays: int, backlog: int, prefix: str, **tun
     try:
         for process in processes:
             process.start()
-        database.insert_backlog(env.database_url, 200)
+        database.insert_backlog(env.database_url, database.WARM_UP_ROWS)
         wait_until("warm-up publishing", lambda: database.backlog(env.database_url) == 0)
         committed = database.insert_backlog(env.database_url, backlog)
         wait_until(
@@ -190,7 +203,37 @@ def measure_e2e(
     """Steady HTTP writes through the API, relay and native consumer; latency at both ends."""
     with Pipeline(env, prefix, **tuning) as pipeline:
         log, rows = _steady_load(pipeline, rate, duration, database.wait_handled)
-    return {**_leg_figures(log, rows, rate), "events": len(rows)}
+    return {
+        **_leg_figures(log, rows, rate),
+        "events": len(rows),
+        **_guarantees(env, pipeline, rows),
+    }
+
+
+def measure_debezium_e2e(
+    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+) -> dict[str, Any]:
+    """The same load, API and native consumer with Debezium in place of the relay;
+    ``debezium_`` figures."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-debezium-") as folder,
+        DebeziumPipeline(env, prefix, Path(folder), **tuning) as pipeline,
+    ):
+        log, rows = _steady_load(pipeline, rate, duration, database.wait_handled)
+    figures = {**_leg_figures(log, rows, rate), "events": len(rows)}
+    return {f"debezium_{name}": value for name, value in figures.items()} | {
+        f"debezium_{name}": value for name, value in _guarantees(env, pipeline, rows).items()
+    }
+
+
+def _guarantees(
+    env: ServiceEnv, pipeline: Pipeline, rows: list[database.OutboxRow]
+) -> dict[str, str]:
+    assert env.kafka_bootstrap is not None
+    verdict = check_delivery(env.kafka_bootstrap, pipeline.topics, env.database_url, rows)
+    if verdict != "ok":
+        _say(f"{pipeline.relay.name} leg: {verdict}")
+    return {"e2e_guarantees": verdict}
 
 
 def measure_dapr_e2e(
@@ -223,6 +266,23 @@ def dapr_overhead(native_p95_ms: float, dapr_p95_ms: float | None) -> dict[str, 
         "dapr_overhead_p95_ms": round(dapr_p95_ms - native_p95_ms, 2),
         "dapr_vs_native_p95": round(dapr_p95_ms / native_p95_ms, 2),
     }
+
+
+def relay_vs_debezium(
+    relay_eps: dict[str, float],
+    debezium_eps: float,
+    e2e: dict[str, Any],
+    cdc: dict[str, Any],
+) -> dict[str, float | None]:
+    """The relay's figures over Debezium's from the same run (issue 15's goal: eps >= 1 with
+    one relay, e2e_p95 <= 1)."""
+    ratios: dict[str, float | None] = {
+        f"eps_{n}_relay{'s' if n != '1' else ''}": round(eps / debezium_eps, 3)
+        for n, eps in relay_eps.items()
+    }
+    p95, cdc_p95 = e2e["e2e_p95_ms"], cdc["debezium_e2e_p95_ms"]
+    ratios["e2e_p95"] = None if p95 is None or not cdc_p95 else round(p95 / cdc_p95, 3)
+    return ratios
 
 
 def machine() -> dict[str, Any]:
@@ -263,6 +323,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shared, database_url=database.recreate_database(shared.database_url, BENCH_DATABASE)
     )
     migrate(env)
+    require_logical_wal(env.database_url)
     tuning = _tuning(args.set)
     # Before any measuring, so a missing daprd or a broken render fails at once.
     daprd = {"version": daprd_version(daprd_binary()), "stack": DAPR_STACK}
@@ -280,10 +341,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             relay_eps[str(relays)] = measure_relay(
                 env, relays, args.backlog, relay_prefix, **tuning
             )
+        _say(f"debezium: {args.backlog}-row backlog")
+        debezium_prefix = f"{prefix}debezium."
+        topics += task_topics(debezium_prefix)
+        with tempfile.TemporaryDirectory(prefix="bench-debezium-") as folder:
+            debezium_eps = measure_debezium(env, args.backlog, debezium_prefix, Path(folder))
         _say(f"end to end: {args.rate:g} writes/s for {args.duration:g}s")
         e2e_prefix = f"{prefix}e2e."
         topics += task_topics(e2e_prefix)
         e2e = measure_e2e(env, args.rate, args.duration, e2e_prefix, **tuning)
+        _say(f"end to end through debezium: {args.rate:g} writes/s for {args.duration:g}s")
+        cdc_prefix = f"{prefix}cdc-e2e."
+        topics += task_topics(cdc_prefix)
+        cdc = measure_debezium_e2e(env, args.rate, args.duration, cdc_prefix, **tuning)
         _say(f"end to end through daprd: {args.rate:g} writes/s for {args.duration:g}s")
         dapr_prefix = f"{prefix}dapr."
         topics += task_topics(dapr_prefix)
@@ -295,7 +365,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "raw_producer_eps": round(raw),
         "relay_eps": {n: round(eps) for n, eps in relay_eps.items()},
         "relay_vs_raw": {n: round(eps / raw, 3) for n, eps in relay_eps.items()},
+        "debezium_eps": round(debezium_eps),
         **e2e,
+        **cdc,
+        "relay_vs_debezium": relay_vs_debezium(relay_eps, debezium_eps, e2e, cdc),
         **dapr,
         **dapr_overhead(e2e["e2e_p95_ms"], dapr["dapr_e2e_p95_ms"]),
         "backlog_rows": args.backlog,
@@ -303,6 +376,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "producer": relay_producer_config(shared.kafka_bootstrap),
             "overrides": tuning,
             "daprd": daprd,
+            "debezium": {"jars": connect_libs().parent.name, "producer": DEBEZIUM_PRODUCER},
         },
         "machine_at_start": started_on,
         "machine_at_end": machine(),
@@ -343,6 +417,21 @@ def table(result: dict[str, Any]) -> str:
         ("e2e_p99_ms", _ms(result["e2e_p99_ms"]), ""),
         ("api_write_p95_ms", _ms(result["api_write_p95_ms"]), "< 25"),
         ("api load", _load_line(result, ""), ""),
+        ("e2e_guarantees", result["e2e_guarantees"], "ok"),
+        ("debezium_eps", f"{result['debezium_eps']:,}", ""),
+        ("debezium_e2e_p50_ms", _ms(result["debezium_e2e_p50_ms"]), ""),
+        ("debezium_e2e_p95_ms", _ms(result["debezium_e2e_p95_ms"]), ""),
+        ("debezium_e2e_p99_ms", _ms(result["debezium_e2e_p99_ms"]), ""),
+        ("debezium_e2e_guarantees", result["debezium_e2e_guarantees"], "ok"),
+        ("debezium api load", _load_line(result, "debezium_"), ""),
+        *[
+            (
+                f"relay_vs_debezium {name}",
+                _ms(ratio, 2),
+                ">= 1" if name.startswith("eps") else "<= 1",
+            )
+            for name, ratio in result["relay_vs_debezium"].items()
+        ],
         ("dapr_e2e_p50_ms", _ms(result["dapr_e2e_p50_ms"]), ""),
         ("dapr_e2e_p95_ms", _ms(result["dapr_e2e_p95_ms"]), ""),
         ("dapr_e2e_p99_ms", _ms(result["dapr_e2e_p99_ms"]), ""),
@@ -389,7 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot is not None:
         draw(result, args.plot)
         print(f"figure written to {args.plot}", file=sys.stderr)
-    return 0
+    verdicts = (result["e2e_guarantees"], result["debezium_e2e_guarantees"])
+    return 0 if verdicts == ("ok", "ok") else 1
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import json
 import platform
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,7 +33,7 @@ from bench.database import recreate_database
 from bench.load import Answer, TaskWriter, WriteLog, register_user, steady_writes
 from bench.pipeline import Pipeline
 from bench.processes import GUARD_S, ServiceEnv, migrate
-from bench.servers import ServerSet
+from bench.servers import ServerSet, private_servers
 from bench.stats import summary_ms
 
 # Upper bound on the writes of one run; the counts end it long before.
@@ -232,22 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rate <= 0:
         parser.error(f"--rate must be positive, got {args.rate:g}")
-    state = Path(tempfile.mkdtemp(prefix="todo-bench-faults-"))
-    servers = ServerSet.private(state)
-    faults: dict[str, Callable[[Pipeline], Fault]] = {
-        "kafka": lambda _: kafka_killed(servers),
-        "postgres": lambda _: postgres_stopped(servers),
-        "redis": lambda _: redis_stopped(servers),
-        "relay": relay_killed,
-    }
-    try:
-        servers.start()
+    with private_servers("todo-bench-faults-") as servers:
+        faults: dict[str, Callable[[Pipeline], Fault]] = {
+            "kafka": lambda _: kafka_killed(servers),
+            "postgres": lambda _: postgres_stopped(servers),
+            "redis": lambda _: redis_stopped(servers),
+            "relay": relay_killed,
+        }
         results = {name: _measure(servers, name, make, args.rate) for name, make in faults.items()}
-    finally:
-        try:
-            servers.remove()
-        finally:
-            shutil.rmtree(state, ignore_errors=True)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",

@@ -3,7 +3,7 @@
 Each pipeline publishes under its own topic prefix and consumer group, so the events it counts
 are its own, and a consumer group that starts at the earliest offset starts on empty topics.
 The consumer is the native one (`todo-api consume`); `bench.dapr_pipeline` puts daprd in
-its place.
+its place, and `bench.debezium` puts Debezium in the relay's.
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ class Pipeline:
             **settings,
         }
         self.topics = task_topics(prefix)
-        self.relay = relay_process(env, **self.settings)
+        self.relay = self._relay()
         self.api = ApiServer(env, **self.settings)
         self.consumers = self._consumers()
+
+    def _relay(self) -> ManagedProcess:
+        """What publishes the outbox to Kafka."""
+        return relay_process(self.env, **self.settings)
 
     def _consumers(self) -> list[ManagedProcess]:
         """What takes the events from Kafka to the handler, in start order."""

@@ -8,11 +8,14 @@ selected through the overrides `scripts/services` reads (TODO_SERVICES_DIR, TODO
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,6 +162,23 @@ class ServerSet:
             self.stop()
         finally:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_servers(prefix: str, *names: str) -> Iterator[ServerSet]:
+    """A private set in a fresh temp folder, started (`names`, or all three), then removed with
+    its folder."""
+    # A short path: PostgreSQL's socket path must stay under 108 bytes.
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    servers = ServerSet.private(state)
+    try:
+        servers.start(*names)
+        yield servers
+    finally:
+        try:
+            servers.remove()
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 _PORT_VARIABLES = {

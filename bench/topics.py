@@ -8,7 +8,7 @@ because a consumer does not create a missing topic and would only see it after a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -23,14 +23,19 @@ def task_topics(prefix: str) -> list[str]:
     return [prefix + kind.topic for kind in EventKind]
 
 
-def create_topics(bootstrap: str, names: Iterable[str]) -> None:
-    """Create the topics that do not exist yet, as many partitions as the reference topic."""
+def create_topics(
+    bootstrap: str, names: Iterable[str], config: Mapping[str, str] | None = None
+) -> None:
+    """Create the topics that do not exist yet, as many partitions as the reference topic,
+    with ``config`` (topic settings) if given."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     metadata = admin.list_topics(timeout=10)
     reference = metadata.topics.get(REFERENCE_TOPIC)
     partitions = len(reference.partitions) if reference is not None else 3
     missing = [
-        NewTopic(name, num_partitions=partitions) for name in names if name not in metadata.topics
+        NewTopic(name, num_partitions=partitions, config=dict(config or {}))
+        for name in names
+        if name not in metadata.topics
     ]
     if not missing:
         return

@@ -386,6 +386,9 @@ class Postgres(Service):
             "port": str(self.port),
             "unix_socket_directories": str(self.socket_dir),
             "max_connections": "200",
+            # Debezium (bench/debezium.py) reads the outbox from the write-ahead log through a
+            # logical replication slot, which needs logical decoding; it costs a little more WAL.
+            "wal_level": "logical",
         }
         options = " ".join(f"-c {key}={shlex.quote(value)}" for key, value in settings.items())
         self._drop_stale_locks()
@@ -475,6 +478,8 @@ class Postgres(Service):
             # cluster's administrator does (app/db_roles.py); tests name theirs uniquely.
             # A role created before this line gains it at the next start.
             admin.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(DB_USER)))
+            # REPLICATION: Debezium connects as this role and creates its replication slot.
+            admin.execute(sql.SQL("ALTER ROLE {} REPLICATION").format(sql.Identifier(DB_USER)))
         # What the application will do: TCP, password, the todo database.
         tcp_url = self.env_lines()["TODO_DATABASE_URL"].replace("+psycopg", "", 1)
         try:

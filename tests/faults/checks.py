@@ -1,9 +1,11 @@
-"""The guarantees the fault tests check, each stated once and used by every test that needs it."""
+"""The guarantees the fault tests check, each stated once and used by every test that needs it.
+
+Those that every path from the outbox to the handler keeps are in `bench.guarantees`, shared
+with the benchmark's legs.
+"""
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -12,8 +14,11 @@ import psycopg
 import pytest
 
 from bench.database import OutboxRow, libpq_url, outbox_since
+from bench.guarantees import assert_applied_exactly_once as assert_applied_exactly_once
+from bench.guarantees import assert_every_event_arrived as assert_every_event_arrived
+from bench.guarantees import assert_order_per_task as assert_order_per_task
+from bench.guarantees import duplicates as duplicates
 from bench.load import TaskWriter, WriteLog
-from tests.faults.observer import KafkaObserver, Seen
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Each fault test module's per-test guard (pytestmark): under a CPU hog on 2 cores a fault test
@@ -33,38 +38,6 @@ def assert_outbox_holds_every_accepted_write(rows: list[OutboxRow], log: WriteLo
     assert recorded == log.accepted, "outbox events differ from the writes the API acknowledged"
 
 
-def assert_every_event_arrived(observer: KafkaObserver, rows: list[OutboxRow]) -> None:
-    missing = {row.event_id for row in rows} - observer.event_ids()
-    assert not missing, f"{len(missing)} events never reached Kafka, e.g. {sorted(missing)[:3]}"
-
-
-def assert_order_per_task(observer: KafkaObserver, rows: list[OutboxRow]) -> None:
-    """Per task, the events' first copies in Kafka follow outbox (commit) order.
-
-    Within one partition that is offset order. Across the four topics Kafka orders nothing, so
-    the check there is the relay's promise: a task's next event is produced only after the
-    previous one was acknowledged, hence never with an earlier broker timestamp.
-    """
-    first: dict[uuid.UUID, Seen] = {}
-    for seen in observer.seen():
-        first.setdefault(seen.event_id, seen)
-    by_task: dict[uuid.UUID, list[Seen]] = defaultdict(list)
-    for row in rows:  # outbox order
-        by_task[row.task_id].append(first[row.event_id])
-    for task_id, copies in by_task.items():
-        for earlier, later in itertools.pairwise(copies):
-            assert later.timestamp_ms >= earlier.timestamp_ms, f"task {task_id}: {later} overtook"
-            if (earlier.topic, earlier.partition) == (later.topic, later.partition):
-                assert later.offset > earlier.offset, f"task {task_id}: {later} before {earlier}"
-
-
-def assert_applied_exactly_once(database_url: str, rows: list[OutboxRow]) -> None:
-    """The handler recorded every event id, and nothing else (the table's key forbids twice)."""
-    with psycopg.connect(libpq_url(database_url)) as conn:
-        processed = {r[0] for r in conn.execute("SELECT event_id FROM processed_events")}
-    assert processed == {row.event_id for row in rows}
-
-
 def assert_stats_match(base_url: str, writer: TaskWriter) -> None:
     """Stats, kept only by the event handler, equal the counts the accepted writes imply.
 
@@ -73,11 +46,6 @@ def assert_stats_match(base_url: str, writer: TaskWriter) -> None:
     for user in writer.users:
         stats = httpx.get(f"{base_url}/api/v1/stats", headers=user.headers, timeout=10).json()
         assert stats == writer.expected_stats(user), f"stats of {user.username}"
-
-
-def duplicates(observer: KafkaObserver) -> int:
-    seen = observer.seen()
-    return len(seen) - len({s.event_id for s in seen})
 
 
 def assert_no_task_without_its_event(database_url: str) -> None:

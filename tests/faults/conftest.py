@@ -9,32 +9,20 @@ its own topic prefix, so no test sees another's rows or events.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bench.faults import fresh_env
 from bench.processes import ServiceEnv
-from bench.servers import ServerSet
+from bench.servers import ServerSet, private_servers
 
 
 @pytest.fixture(scope="session")
 def fault_servers() -> Iterator[ServerSet]:
-    # A short path: PostgreSQL's socket path must stay under 108 bytes.
-    state = Path(tempfile.mkdtemp(prefix="todo-faults-"))
-    servers = ServerSet.private(state)
-    try:
-        servers.start()
+    with private_servers("todo-faults-") as servers:
         yield servers
-    finally:
-        try:
-            servers.remove()
-        finally:
-            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import asyncio
 from bench.database import wait_handled
 from bench.faults import QUICK_RECOVERY, RATE, Counts, kafka_killed, under_fault
 from bench.load import TaskWriter, User, register_user
+from bench.observer import KafkaObserver
 from bench.pipeline import Pipeline
 from bench.processes import ServiceEnv, wait_until
 from bench.servers import ServerSet
 from tests.faults import checks
-from tests.faults.observer import KafkaObserver
 
 pytestmark = checks.SLOW_MACHINE_GUARD
 

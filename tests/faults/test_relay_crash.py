@@ -17,10 +17,10 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench import database
+from bench.observer import KafkaObserver
 from bench.pipeline import Pipeline
 from bench.processes import ServiceEnv, wait_until
 from tests.faults import checks
-from tests.faults.observer import KafkaObserver
 
 pytestmark = checks.SLOW_MACHINE_GUARD
 

@@ -2,8 +2,8 @@
 
 The service's own consumer dedupes, so it cannot tell us what actually reached the broker. This
 one reads in its own group from the earliest offset and keeps everything, in arrival order per
-partition, so a test can check that every event arrived, count the duplicates, and compare each
-task's order with the outbox's.
+partition, so a test or a benchmark leg (`bench.guarantees`) can check that every event arrived,
+count the duplicates, and compare each task's order with the outbox's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Message
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,17 @@ class Seen:
     event_id: uuid.UUID
     task_id: str
     value: bytes
+    key: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
+    """A consumed message's headers, in order (the client hands them as a list of pairs)."""
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple(
+        (name, value.encode() if isinstance(value, str) else value) for name, value in pairs
+    )
 
 
 class KafkaObserver:
@@ -33,7 +44,7 @@ class KafkaObserver:
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": f"fault-observer-{uuid.uuid4().hex}",
+                "group.id": f"observer-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 # The broker may be killed under us: keep reconnecting quietly.
@@ -66,6 +77,8 @@ class KafkaObserver:
                         event_id=uuid.UUID(event["id"]),
                         task_id=event["subject"],
                         value=value,
+                        key=message.key(),
+                        headers=_headers(message),
                     )
                     with self._lock:
                         self._seen.append(seen)
