@@ -189,7 +189,7 @@ def test_the_429_and_its_retry_after_header_are_documented(client: TestClient) -
     responses = client.get("/openapi.json").json()["paths"]["/api/v1/auth/token"]["post"][
         "responses"
     ]
-    assert set(responses) == {"200", "401", "422", "429"}
+    assert set(responses) == {"200", "400", "401", "413", "422", "429", "503"}
     assert set(responses["429"]["headers"]) == {"Retry-After"}
     assert responses["429"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorBody"
