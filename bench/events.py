@@ -197,11 +197,17 @@ def _leg_figures(log: WriteLog, rows: list[database.OutboxRow], rate: float) -> 
     }
 
 
-def measure_e2e(
-    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+def _prefixed(prefix: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """A leg's figures under its name, beside the native leg's in one JSON object."""
+    return {f"{prefix}{name}": value for name, value in figures.items()}
+
+
+def _checked_leg(
+    env: ServiceEnv, pipeline: Pipeline, rate: float, duration: float
 ) -> dict[str, Any]:
-    """Steady HTTP writes through the API, relay and native consumer; latency at both ends."""
-    with Pipeline(env, prefix, **tuning) as pipeline:
+    """The steady load through a pipeline that must deliver everything, with the delivery
+    guarantees checked on what it carried."""
+    with pipeline:
         log, rows = _steady_load(pipeline, rate, duration, database.wait_handled)
     return {
         **_leg_figures(log, rows, rate),
@@ -210,20 +216,21 @@ def measure_e2e(
     }
 
 
+def measure_e2e(
+    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+) -> dict[str, Any]:
+    """Steady HTTP writes through the API, relay and native consumer; latency at both ends."""
+    return _checked_leg(env, Pipeline(env, prefix, **tuning), rate, duration)
+
+
 def measure_debezium_e2e(
     env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
 ) -> dict[str, Any]:
     """The same load, API and native consumer with Debezium in place of the relay;
     ``debezium_`` figures."""
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-debezium-") as folder,
-        DebeziumPipeline(env, prefix, Path(folder), **tuning) as pipeline,
-    ):
-        log, rows = _steady_load(pipeline, rate, duration, database.wait_handled)
-    figures = {**_leg_figures(log, rows, rate), "events": len(rows)}
-    return {f"debezium_{name}": value for name, value in figures.items()} | {
-        f"debezium_{name}": value for name, value in _guarantees(env, pipeline, rows).items()
-    }
+    with tempfile.TemporaryDirectory(prefix="bench-debezium-") as folder:
+        pipeline = DebeziumPipeline(env, prefix, Path(folder), **tuning)
+        return _prefixed("debezium_", _checked_leg(env, pipeline, rate, duration))
 
 
 def _guarantees(
@@ -255,7 +262,7 @@ def measure_dapr_e2e(
     if delivered < len(rows):
         _say(f"daprd delivered {delivered} of {len(rows)} events")
     figures = {"delivered": delivered, "expected": len(rows), **_leg_figures(log, rows, rate)}
-    return {f"dapr_{name}": value for name, value in figures.items()}
+    return _prefixed("dapr_", figures)
 
 
 def dapr_overhead(native_p95_ms: float, dapr_p95_ms: float | None) -> dict[str, float | None]:

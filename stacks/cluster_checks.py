@@ -8,7 +8,7 @@ without them, often only once traffic or pods arrive. Each check answers with a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -70,3 +70,13 @@ def asked(name: str, check: Callable[[], Prerequisite]) -> Prerequisite:
         return check()
     except PreflightError as error:
         return Prerequisite(name, Status.UNKNOWN, str(error))
+
+
+def not_needed(switches: Mapping[str, bool], installer: str, installs: bool, what: str) -> str:
+    """Why the cluster need not be asked (:attr:`Status.NOT_NEEDED`): the first of the
+    ``switches`` that turns the feature off, as the setting, or the stack installing ``what``
+    itself (its add-on setting ``installer``). Empty when the cluster must be asked."""
+    off = next((f"{key}=false" for key, on in switches.items() if not on), "")
+    if off:
+        return off
+    return f"the stack installs {what} ({installer}=true)" if installs else ""

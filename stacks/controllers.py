@@ -18,7 +18,14 @@ from __future__ import annotations
 from infra.cluster import NoCluster
 from infra.http_headers import SECURITY_HEADERS
 from infra.namespace import POD_SECURITY_LEVEL
-from stacks.cluster_checks import ClusterLookup, Manifest, Prerequisite, Status, asked
+from stacks.cluster_checks import (
+    ClusterLookup,
+    Manifest,
+    Prerequisite,
+    Status,
+    asked,
+    not_needed,
+)
 from stacks.config import PROJECT, StackConfig
 
 INGRESS_NGINX_LABELS = "app.kubernetes.io/name=ingress-nginx,app.kubernetes.io/component=controller"
@@ -45,14 +52,12 @@ def _name(manifest: Manifest) -> str:
     return f"{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"
 
 
-def _unasked(
-    name: str, config: StackConfig, *, off: str, installed: str, later: str
-) -> Prerequisite | None:
-    """The answer when the cluster need not be asked: the feature is ``off`` (the setting that
-    says so), the stack ``installed`` the add-on configured, or it creates the cluster, where a
+def _unasked(name: str, config: StackConfig, why_not: str, later: str) -> Prerequisite | None:
+    """The answer when the cluster need not be asked: the feature is off or the stack installs
+    the add-on configured (``why_not``, :func:`not_needed`), or it creates the cluster, where a
     controller installed ``later`` needs the setting. ``None``: ask."""
-    if off or installed:
-        return Prerequisite(name, Status.NOT_NEEDED, off or installed)
+    if why_not:
+        return Prerequisite(name, Status.NOT_NEEDED, why_not)
     if not isinstance(config.cluster, NoCluster):
         return Prerequisite(
             name, Status.SKIPPED, f"not asked: the stack creates the cluster; {later}"
@@ -67,18 +72,19 @@ def _allowed_headers(config_map: Manifest) -> list[str]:
 
 def ingress_headers(config: StackConfig, cluster: ClusterLookup) -> Prerequisite:
     """Every ingress-nginx controller's ConfigMap lists each of the Ingress's headers."""
-    switches = {
-        "ingress.enabled": config.ingress.enabled,
-        "ingress.securityHeaders": config.ingress.security_headers,
-    }
     unasked = _unasked(
         HEADERS_CHECK,
         config,
-        off=next((f"{key}=false" for key, on in switches.items() if not on), ""),
-        installed="the stack installs ingress-nginx (addons.ingressNginx.enabled) with the setting"
-        if config.addons.ingress_nginx.enabled
-        else "",
-        later=f"an ingress-nginx you install there needs {ALLOWED_HEADERS_KEY} listing "
+        not_needed(
+            {
+                "ingress.enabled": config.ingress.enabled,
+                "ingress.securityHeaders": config.ingress.security_headers,
+            },
+            "addons.ingressNginx.enabled",
+            config.addons.ingress_nginx.enabled,
+            "ingress-nginx with the setting",
+        ),
+        f"an ingress-nginx you install there needs {ALLOWED_HEADERS_KEY} listing "
         f"{', '.join(SECURITY_HEADERS)}",
     )
     if unasked is not None:
@@ -136,11 +142,13 @@ def dapr_injector(config: StackConfig, cluster: ClusterLookup) -> Prerequisite:
     unasked = _unasked(
         INJECTOR_CHECK,
         config,
-        off="" if config.dapr.enabled else "dapr.enabled=false",
-        installed=f"the stack installs Dapr (addons.dapr.enabled) with {DROP_ALL_CHART_VALUE}=true"
-        if config.addons.dapr.enabled
-        else "",
-        later=f"a Dapr you install there needs {DROP_ALL_CHART_VALUE}=true",
+        not_needed(
+            {"dapr.enabled": config.dapr.enabled},
+            "addons.dapr.enabled",
+            config.addons.dapr.enabled,
+            f"Dapr with {DROP_ALL_CHART_VALUE}=true",
+        ),
+        f"a Dapr you install there needs {DROP_ALL_CHART_VALUE}=true",
     )
     if unasked is not None:
         return unasked

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from infra.cluster import NoCluster
 from infra.dapr.resources import CRDS as DAPR_CRDS
 from infra.monitoring import CRDS as MONITORING_CRDS
-from stacks.cluster_checks import ClusterLookup, Prerequisite, Status
+from stacks.cluster_checks import ClusterLookup, Prerequisite, Status, not_needed
 from stacks.config import PROJECT, StackConfig
 from stacks.controllers import dapr_injector, ingress_headers
 from stacks.preflight import PreflightError
@@ -29,13 +29,6 @@ class CrdNeed:
     """Why the stack does not need them, or empty when it does."""
 
 
-def _unneeded(feature: str, enabled: bool, installer: str, installs: bool) -> str:
-    """Why CRDs are not needed (``feature`` off, or the add-on ``installer`` on), else empty."""
-    if not enabled:
-        return f"{feature}=false"
-    return f"the stack installs them ({installer}=true)" if installs else ""
-
-
 def crd_needs(config: StackConfig) -> list[CrdNeed]:
     """Dapr's CRDs when the stack uses Dapr, the Prometheus Operator's when it monitors, each
     unless the stack installs the add-on (its objects then wait for the add-on instead)."""
@@ -46,11 +39,11 @@ def crd_needs(config: StackConfig) -> list[CrdNeed]:
             "install Dapr (its Helm chart or `dapr init -k`), or set "
             f"{PROJECT}:addons.dapr.enabled=true to install it with the stack, or "
             f"{PROJECT}:dapr.enabled=false",
-            _unneeded(
-                "dapr.enabled",
-                config.dapr.enabled,
+            not_needed(
+                {"dapr.enabled": config.dapr.enabled},
                 "addons.dapr.enabled",
                 config.addons.dapr.enabled,
+                "them",
             ),
         ),
         CrdNeed(
@@ -59,11 +52,11 @@ def crd_needs(config: StackConfig) -> list[CrdNeed]:
             "install the Prometheus Operator, or set "
             f"{PROJECT}:addons.kubePrometheusStack.enabled=true to install it with the "
             f"stack, or {PROJECT}:monitoring.enabled=false",
-            _unneeded(
-                "monitoring.enabled",
-                config.monitoring.enabled,
+            not_needed(
+                {"monitoring.enabled": config.monitoring.enabled},
                 "addons.kubePrometheusStack.enabled",
                 config.addons.kube_prometheus_stack.enabled,
+                "them",
             ),
         ),
     ]

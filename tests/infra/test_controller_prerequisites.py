@@ -145,7 +145,7 @@ NOT_ASKED = [
         ingress_headers,
         {"addons": {"ingressNginx": {"enabled": True}}},
         Status.NOT_NEEDED,
-        "the stack installs ingress-nginx (addons.ingressNginx.enabled) with the setting",
+        "the stack installs ingress-nginx with the setting (addons.ingressNginx.enabled=true)",
     ),
     (
         ingress_headers,
@@ -159,8 +159,8 @@ NOT_ASKED = [
         dapr_injector,
         {"addons": {"dapr": {"enabled": True}}},
         Status.NOT_NEEDED,
-        "the stack installs Dapr (addons.dapr.enabled) with "
-        "dapr_sidecar_injector.sidecarDropALLCapabilities=true",
+        "the stack installs Dapr with dapr_sidecar_injector.sidecarDropALLCapabilities=true "
+        "(addons.dapr.enabled=true)",
     ),
     (
         dapr_injector,
