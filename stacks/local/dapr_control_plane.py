@@ -126,6 +126,7 @@ def _no_scheduler(image_registry: str) -> dict[str, Any]:
     """The scheduler's StatefulSet at zero replicas: the injector waits for this object before it
     serves, and reads from its size how many scheduler addresses to give a sidecar (none)."""
     name = "dapr-scheduler-server"
+    image = f"{image_registry}/scheduler:{CHART.version}"
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
