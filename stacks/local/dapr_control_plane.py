@@ -137,14 +137,7 @@ def _no_scheduler(image_registry: str) -> dict[str, Any]:
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "scheduler",
-                            "image": f"{image_registry}/scheduler:{CHART.version}",
-                        }
-                    ]
-                },
+                "spec": {"containers": [{"name": "scheduler", "image": image}]},
             },
         },
     }
