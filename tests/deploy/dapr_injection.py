@@ -11,6 +11,7 @@ from typing import Any
 
 from infra.addons.dapr import CHART
 from tests.deploy.harness import Kubectl
+from tests.infra.manifests import assert_hardened
 
 SIDECAR = "daprd"
 ENABLED = "dapr.io/enabled"
@@ -68,9 +69,4 @@ def assert_injected(pod: dict[str, Any], wanted: dict[str, str]) -> None:
         "cpu": wanted["dapr.io/sidecar-cpu-limit"],
         "memory": wanted["dapr.io/sidecar-memory-limit"],
     }
-    context = daprd["securityContext"]
-    assert context["runAsNonRoot"] is True
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert_hardened(daprd["securityContext"])
