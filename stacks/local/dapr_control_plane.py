@@ -20,9 +20,9 @@ What a chart install provides, done here before and between the processes' start
 
 What differs from the chart: the processes use the administrator's kubeconfig, not the chart's
 RBAC; placement and the scheduler do not run, so injected sidecars get no actor, reminder or
-scheduler addresses (``ACTORS_ENABLED=false``, a scheduler of zero replicas); everything listens
-on 127.0.0.1 but the injector, which in Dapr 1.16 listens on every interface whatever its
-``--listen-address`` says.
+scheduler addresses (``ACTORS_ENABLED=false``, a scheduler of zero replicas); Sentry's and the
+operator's servers listen on 127.0.0.1, but the injector's and the three health servers listen on
+every interface, as Dapr 1.16 binds them (see ``_listen``).
 """
 
 from __future__ import annotations
@@ -256,10 +256,12 @@ def _common(settings: ClusterSettings, role: str, pki: Pki) -> tuple[tuple[str, 
 
 
 def _listen(settings: ClusterSettings, role: str) -> tuple[str, ...]:
+    """Ports, and addresses where Dapr 1.16 honours them: the injector's server and every health
+    server bind all interfaces (their ``--*listen-address`` flags are parsed, then unused)."""
+    address = () if role == "injector" else ("--listen-address=127.0.0.1",)
     return (
-        "--listen-address=127.0.0.1",
+        *address,
         f"--port={settings.dapr_port(role)}",
-        "--healthz-listen-address=127.0.0.1",
         f"--healthz-port={settings.dapr_port(f'{role}-healthz')}",
         "--enable-metrics=false",
         "--log-level=info",
