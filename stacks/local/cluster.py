@@ -293,9 +293,9 @@ def _start_dapr(settings: ClusterSettings, tools: Toolchain, plan: dict[str, Com
     started = (*KUBERNETES, "sentry")
     _until(settings, "Sentry's trust anchors in its ConfigMap", written, started)
     dapr_control_plane.register_injector(settings, kubectl, anchors[0])
-    for name in ("operator", "injector"):
+    for name in dapr_control_plane.SENTRY_CLIENTS:
         spawn(settings, plan[name])
-    for name in ("operator", "injector"):
+    for name in dapr_control_plane.SENTRY_CLIENTS:
         _wait_http(settings, name, settings.dapr_port(f"{name}-healthz"), "/healthz", None)
 
 

@@ -1,6 +1,8 @@
-"""The command line of each control-plane process: the one place its flags are chosen.
+"""The command line of each control-plane process: the one place its flags are chosen (Dapr's,
+in ``stacks.local.dapr_control_plane``).
 
-Everything listens on 127.0.0.1 only. kube-controller-manager and kube-scheduler serve no port
+Everything listens on 127.0.0.1 only, but for the Dapr listeners that version binds on every
+interface (see ``stacks.local.dapr_control_plane``). kube-controller-manager and kube-scheduler serve no port
 (--secure-port=0): nothing here reads their health endpoints, and fewer ports mean fewer
 collisions with other programs.
 """
