@@ -2,9 +2,9 @@
 in ``stacks.local.dapr_control_plane``).
 
 Everything listens on 127.0.0.1 only, but for the Dapr listeners that version binds on every
-interface (see ``stacks.local.dapr_control_plane``). kube-controller-manager and kube-scheduler serve no port
-(--secure-port=0): nothing here reads their health endpoints, and fewer ports mean fewer
-collisions with other programs.
+interface (see ``stacks.local.dapr_control_plane``). kube-controller-manager and kube-scheduler
+serve no port (--secure-port=0): nothing here reads their health endpoints, and fewer ports mean
+fewer collisions with other programs.
 """
 
 from __future__ import annotations
