@@ -50,7 +50,8 @@ TRUST_DOMAIN = "cluster.local"
 SENTRY_AUDIENCE = f"spiffe://{TRUST_DOMAIN}/ns/{NAMESPACE}/dapr-sentry"
 """The audience of the tokens Sentry accepts: its own SPIFFE id, as the chart projects them."""
 TOKEN_LIFETIME = "8760h"  # noqa: S105 - a duration, not a secret
-"""Sentry reads the token again at every renewal; a year outlasts any local cluster's run."""
+"""The processes send the token again at every certificate renewal (daily), and each start
+requests new ones; a year outlasts any run of a local cluster."""
 TRUST_BUNDLE = "dapr-trust-bundle"
 ROOT_CERT_KEY = "ca.crt"
 CONFIGURATION = "daprsystem"
