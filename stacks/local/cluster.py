@@ -22,12 +22,28 @@ from typing import Any
 
 import yaml
 
-from stacks.local.components import ORDER, commands, kwok_config_path
+from stacks.local import dapr_control_plane
+from stacks.local.components import (
+    KUBERNETES,
+    ORDER,
+    commands,
+    egress_config,
+    egress_config_path,
+    kwok_config_path,
+)
 from stacks.local.dapr_crds import dapr_crds
 from stacks.local.errors import LocalClusterError
 from stacks.local.nodes import cluster_objects
 from stacks.local.pki import ADMIN, ETCD_CLIENT, Pki, ensure_pki
-from stacks.local.processes import alive, log_file, read_pid, running_pid, spawn, stop_process
+from stacks.local.processes import (
+    Command,
+    alive,
+    log_file,
+    read_pid,
+    running_pid,
+    spawn,
+    stop_process,
+)
 from stacks.local.settings import ClusterSettings, port_taken
 from stacks.local.stages import kwok_config
 from stacks.local.toolchain import Toolchain, toolchain
@@ -69,8 +85,13 @@ def _ssl_context(pki: Pki, client: str) -> ssl.SSLContext:
     return context
 
 
-def _get(port: int, path: str, context: ssl.SSLContext) -> tuple[int, bytes]:
-    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+def _get(port: int, path: str, context: ssl.SSLContext | None) -> tuple[int, bytes]:
+    """GET over HTTPS with ``context``, or plain HTTP without (Dapr's health endpoints)."""
+    connection = (
+        http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+        if context
+        else http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    )
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -99,9 +120,10 @@ def _check_alive(settings: ClusterSettings, names: tuple[str, ...]) -> None:
 
 
 def _wait_http(
-    settings: ClusterSettings, name: str, port: int, path: str, context: ssl.SSLContext
+    settings: ClusterSettings, name: str, port: int, path: str, context: ssl.SSLContext | None
 ) -> None:
-    """Until ``https://127.0.0.1:port/path`` answers 200, while the process lives."""
+    """Until ``https://127.0.0.1:port/path`` (``http://`` without a context) answers 200, while
+    the process lives."""
     deadline = time.monotonic() + PROCESS_READY_S
     while True:
         _check_alive(settings, (name,))
@@ -133,10 +155,16 @@ def _kubectl(tools: Toolchain, kubeconfig: Path, *args: str, stdin: str | None =
     return result.stdout
 
 
-def _until(settings: ClusterSettings, what: str, check: Callable[[], bool]) -> None:
+def _until(
+    settings: ClusterSettings,
+    what: str,
+    check: Callable[[], bool],
+    started: tuple[str, ...] = KUBERNETES,
+) -> None:
+    """Until ``check()``, while the ``started`` processes live."""
     deadline = time.monotonic() + OBJECTS_READY_S
     while not check():
-        _check_alive(settings, ORDER)
+        _check_alive(settings, started)
         if time.monotonic() > deadline:
             raise LocalClusterError(f"timed out after {OBJECTS_READY_S:.0f} s waiting for {what}")
         time.sleep(POLL_S)
@@ -229,17 +257,46 @@ def _start(settings: ClusterSettings, tools: Toolchain) -> None:
     shutil.copyfile(pki.kubeconfig(ADMIN), settings.kubeconfig)
     settings.kubeconfig.chmod(0o600)
     kwok_config_path(settings).write_text(kwok_config())
+    egress_config_path(settings).write_text(egress_config(settings))
     plan = commands(settings, tools, pki)
     spawn(settings, plan["etcd"])
     _wait_http(settings, "etcd", settings.etcd_port, "/health", _ssl_context(pki, ETCD_CLIENT.file))
+    spawn(settings, plan["egress-proxy"])
     spawn(settings, plan["kube-apiserver"])
     _wait_http(
         settings, "kube-apiserver", settings.api_port, "/readyz", _ssl_context(pki, ADMIN.file)
     )
-    for name in ORDER[2:]:
+    for name in KUBERNETES[3:]:
         spawn(settings, plan[name])
     _install_objects(settings, tools)
+    _start_dapr(settings, tools, plan)
     _check_alive(settings, ORDER)
+
+
+def _start_dapr(settings: ClusterSettings, tools: Toolchain, plan: dict[str, Command]) -> None:
+    """Sentry, then, with the root it generated, the webhook, the operator and the injector
+    (the order and the objects are explained in stacks.local.dapr_control_plane)."""
+
+    def kubectl(*args: str, stdin: str | None = None) -> str:
+        return _kubectl(tools, settings.kubeconfig, *args, stdin=stdin)
+
+    dapr_control_plane.bootstrap(settings, kubectl, dapr_control_plane.registry(tools))
+    spawn(settings, plan["sentry"])
+    _wait_http(settings, "sentry", settings.dapr_port("sentry-healthz"), "/healthz", None)
+    anchors: list[bytes] = []
+
+    def written() -> bool:
+        found = dapr_control_plane.read_trust_anchors(settings, kubectl)
+        anchors.extend([found] if found else [])
+        return bool(anchors)
+
+    started = (*KUBERNETES, "sentry")
+    _until(settings, "Sentry's trust anchors in its ConfigMap", written, started)
+    dapr_control_plane.register_injector(settings, kubectl, anchors[0])
+    for name in dapr_control_plane.SENTRY_CLIENTS:
+        spawn(settings, plan[name])
+    for name in dapr_control_plane.SENTRY_CLIENTS:
+        _wait_http(settings, name, settings.dapr_port(f"{name}-healthz"), "/healthz", None)
 
 
 @contextlib.contextmanager

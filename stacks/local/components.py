@@ -1,14 +1,20 @@
-"""The command line of each control-plane process: the one place its flags are chosen.
+"""The command line of each control-plane process: the one place its flags are chosen (Dapr's,
+in ``stacks.local.dapr_control_plane``).
 
-Everything listens on 127.0.0.1 only. kube-controller-manager and kube-scheduler serve no port
-(--secure-port=0): nothing here reads their health endpoints, and fewer ports mean fewer
-collisions with other programs.
+Everything listens on 127.0.0.1 only, but for the Dapr listeners that version binds on every
+interface (see ``stacks.local.dapr_control_plane``). kube-controller-manager and kube-scheduler
+serve no port (--secure-port=0): nothing here reads their health endpoints, and fewer ports mean
+fewer collisions with other programs.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import yaml
+
+from stacks.local import dapr_control_plane
 from stacks.local.nodes import KWOK_SELECTOR
 from stacks.local.pki import (
     CONTROLLER_MANAGER,
@@ -22,14 +28,48 @@ from stacks.local.processes import Command
 from stacks.local.settings import ClusterSettings
 from stacks.local.toolchain import Toolchain
 
-# Start order; stop runs it backwards.
-ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# Start order; stop runs it backwards. Dapr's control plane starts once the cluster's objects are
+# in (stacks.local.cluster).
+KUBERNETES = (
+    "etcd",
+    "egress-proxy",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+)
+ORDER = (*KUBERNETES, *dapr_control_plane.PROCESSES)
 POD_CIDR = "10.244.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 def kwok_config_path(settings: ClusterSettings) -> Path:
     return settings.state_dir / "kwok.yaml"
+
+
+def egress_config_path(settings: ClusterSettings) -> Path:
+    return settings.state_dir / "egress-selector.yaml"
+
+
+def egress_config(settings: ClusterSettings) -> str:
+    """The API server's EgressSelectorConfiguration: calls to webhooks named by URL (its
+    ``controlplane`` egress) go through the egress proxy; everything else dials directly."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apiserver.k8s.io/v1beta1",
+            "kind": "EgressSelectorConfiguration",
+            "egressSelections": [
+                {
+                    "name": "controlplane",
+                    "connection": {
+                        "proxyProtocol": "HTTPConnect",
+                        "transport": {"uds": {"udsName": str(settings.egress_socket)}},
+                    },
+                }
+            ],
+        },
+        sort_keys=False,
+    )
 
 
 def etcd(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Command:
@@ -62,6 +102,20 @@ def etcd(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Command:
     )
 
 
+def egress_proxy(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Command:
+    del tools, pki  # Python, from this checkout
+    return Command(
+        "egress-proxy",
+        (
+            sys.executable,
+            "-m",
+            "stacks.local.egress_proxy",
+            f"--socket={settings.egress_socket}",
+            f"--route={dapr_control_plane.injector_route(settings)}",
+        ),
+    )
+
+
 def kube_apiserver(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Command:
     return Command(
         "kube-apiserver",
@@ -90,6 +144,7 @@ def kube_apiserver(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Com
             # switch, is what keeps privileged pods out of the stacks' namespaces.
             "--allow-privileged=true",
             "--profiling=false",
+            f"--egress-selector-config-file={egress_config_path(settings)}",
         ),
     )
 
@@ -147,7 +202,17 @@ def kwok(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> Command:
 
 
 def commands(settings: ClusterSettings, tools: Toolchain, pki: Pki) -> dict[str, Command]:
-    builders = (etcd, kube_apiserver, kube_controller_manager, kube_scheduler, kwok)
+    builders = (
+        etcd,
+        egress_proxy,
+        kube_apiserver,
+        kube_controller_manager,
+        kube_scheduler,
+        kwok,
+        dapr_control_plane.sentry,
+        dapr_control_plane.operator,
+        dapr_control_plane.injector,
+    )
     built = {command.name: command for command in (b(settings, tools, pki) for b in builders)}
     assert tuple(built) == ORDER
     return built

@@ -28,6 +28,8 @@ class Command:
 
     name: str
     argv: tuple[str, ...]
+    #: Added to this process's environment (Dapr's binaries take some settings only there).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def pid_file(settings: ClusterSettings, name: str) -> Path:
@@ -50,10 +52,18 @@ def _cmdline(pid: int) -> list[str] | None:
     return raw.decode(errors="replace").split("\0")[:-1]
 
 
+def program(argv: list[str] | tuple[str, ...]) -> str:
+    """The component an argv runs, as its pid file names it: the binary's name, or, for
+    ``python -m stacks.local.egress_proxy``, the module's last part with dashes."""
+    if len(argv) > 2 and argv[1] == "-m":
+        return argv[2].rsplit(".", 1)[-1].replace("_", "-")
+    return Path(argv[0]).name
+
+
 def _ours(settings: ClusterSettings, name: str, argv: list[str] | None) -> bool:
     if not argv:  # gone, a zombie, or exiting (an empty cmdline)
         return False
-    return Path(argv[0]).name == name and any(str(settings.state_dir) in arg for arg in argv)
+    return program(argv) == name and any(str(settings.state_dir) in arg for arg in argv)
 
 
 def read_pid(settings: ClusterSettings, name: str) -> int | None:
@@ -96,6 +106,7 @@ def spawn(settings: ClusterSettings, command: Command) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=settings.state_dir,
+            env={**os.environ, **dict(command.env)} if command.env else None,
             start_new_session=True,
         )
     pid_file(settings, command.name).write_text(f"{process.pid}\n")

@@ -20,7 +20,19 @@ ETCD_PORT_ENV = "TODO_LOCAL_CLUSTER_ETCD_PORT"
 DEFAULT_API_PORT = 26443
 # etcd's peer port is the client port plus one.
 DEFAULT_ETCD_PORT = 22379
-PRIVATE_PORTS = range(27100, 27900, 10)
+DAPR_PORT_OFFSETS = {
+    "sentry": 3,
+    "sentry-healthz": 4,
+    "operator": 5,
+    "operator-healthz": 6,
+    "operator-webhook": 7,
+    "injector": 8,
+    "injector-healthz": 9,
+}
+"""Dapr's control plane listens on the API server's port plus these (26446-26452 by default), so
+moving the API port moves them too and a private cluster's ten ports stay together."""
+PORTS_PER_CLUSTER = 10
+PRIVATE_PORTS = range(27100, 27900, PORTS_PER_CLUSTER)
 """Searched for a private cluster's ports (a test's, a benchmark's): below the ephemeral range
 and clear of the development services and of the defaults, so a user's own cluster keeps running
 beside it."""
@@ -32,12 +44,14 @@ def default_state_dir() -> Path:
     return Path(base) / "todo-evolution" / "local-cluster"
 
 
-def _port(env: str, default: int) -> int:
+def _port(env: str, default: int, span: int) -> int:
+    """The port ``env`` names, leaving room for the ``span`` ports listened on above it."""
     raw = os.environ.get(env)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1024 <= int(raw) <= 65534:
-        raise LocalClusterError(f"{env}={raw!r} is not a port between 1024 and 65534")
+    top = 65535 - span
+    if not raw.isdigit() or not 1024 <= int(raw) <= top:
+        raise LocalClusterError(f"{env}={raw!r} is not a port between 1024 and {top}")
     return int(raw)
 
 
@@ -68,15 +82,15 @@ class ClusterSettings:
         state = os.environ.get(STATE_DIR_ENV)
         return cls(
             state_dir=Path(state).resolve() if state else default_state_dir(),
-            api_port=_port(API_PORT_ENV, DEFAULT_API_PORT),
-            etcd_port=_port(ETCD_PORT_ENV, DEFAULT_ETCD_PORT),
+            api_port=_port(API_PORT_ENV, DEFAULT_API_PORT, max(DAPR_PORT_OFFSETS.values())),
+            etcd_port=_port(ETCD_PORT_ENV, DEFAULT_ETCD_PORT, 1),
         )
 
     @classmethod
     def private(cls, state_dir: Path) -> ClusterSettings:
         """A cluster of its own in ``state_dir``, on ports that are free now."""
         for base in PRIVATE_PORTS:
-            if all(port_taken(port) is None for port in (base, base + 1, base + 2)):
+            if all(port_taken(port) is None for port in range(base, base + PORTS_PER_CLUSTER)):
                 return cls(state_dir=state_dir.resolve(), api_port=base, etcd_port=base + 1)
         raise LocalClusterError(
             f"no free ports for a private control plane in {PRIVATE_PORTS.start}-"
@@ -95,13 +109,22 @@ class ClusterSettings:
     def etcd_peer_port(self) -> int:
         return self.etcd_port + 1
 
+    def dapr_port(self, role: str) -> int:
+        """The port of one of Dapr's listeners (a key of ``DAPR_PORT_OFFSETS``)."""
+        return self.api_port + DAPR_PORT_OFFSETS[role]
+
     @property
     def ports(self) -> dict[int, str]:
         """Every port the cluster listens on, with what listens there and how to move it."""
+        dapr = {
+            self.dapr_port(role): f"Dapr's {role}, the API port + {offset} (set {API_PORT_ENV})"
+            for role, offset in DAPR_PORT_OFFSETS.items()
+        }
         return {
             self.api_port: f"kube-apiserver (set {API_PORT_ENV})",
             self.etcd_port: f"etcd (set {ETCD_PORT_ENV})",
             self.etcd_peer_port: f"etcd peer, the etcd port + 1 (set {ETCD_PORT_ENV})",
+            **dapr,
         }
 
     @property
@@ -124,6 +147,16 @@ class ClusterSettings:
     @property
     def etcd_data_dir(self) -> Path:
         return self.state_dir / "etcd"
+
+    @property
+    def dapr_dir(self) -> Path:
+        """Dapr's control plane's files: Sentry's tokens, the trust anchors."""
+        return self.state_dir / "dapr"
+
+    @property
+    def egress_socket(self) -> Path:
+        """The Unix socket of the API server's egress proxy (``stacks.local.egress_proxy``)."""
+        return self.run_dir / "egress.sock"
 
     @property
     def kubeconfig(self) -> Path:

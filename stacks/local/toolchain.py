@@ -1,7 +1,8 @@
-"""The control plane's binaries and the Dapr CRDs, from ``scripts/k8s-toolchain``.
+"""The control plane's binaries and the Dapr CRDs, from ``scripts/k8s-toolchain``, and Dapr's
+control plane, from ``scripts/dapr-control-plane-toolchain``.
 
-The script builds them from their Go modules on first use (tens of minutes on 2 cores) and prints
-the cached folder in well under a second after that, so it is simply run every time.
+The scripts build them from their Go modules on first use (tens of minutes on 2 cores) and print
+the cached folder in well under a second after that, so they are simply run every time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from stacks.local.errors import LocalClusterError
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "k8s-toolchain"
+DAPR_SCRIPT = REPO / "scripts" / "dapr-control-plane-toolchain"
+DAPR_BINARIES = ("sentry", "operator", "injector")
 BINARIES = (
     "etcd",
     "kube-apiserver",
@@ -27,9 +30,13 @@ BINARIES = (
 @dataclass(frozen=True)
 class Toolchain:
     bin_dir: Path
+    dapr_bin_dir: Path
 
     def binary(self, name: str) -> str:
         return str(self.bin_dir / name)
+
+    def dapr_binary(self, name: str) -> str:
+        return str(self.dapr_bin_dir / name)
 
     @property
     def dapr_crds(self) -> Path:
@@ -37,25 +44,29 @@ class Toolchain:
         return self.bin_dir.parent / "dapr-crds"
 
 
-def toolchain() -> Toolchain:
-    """Build or find the binaries; the script's progress goes to this process's stderr."""
-    if not SCRIPT.is_file():
-        raise LocalClusterError(f"{SCRIPT} not found: run from a checkout of this repository")
+def _built(script: Path, binaries: tuple[str, ...]) -> Path:
+    """Run a toolchain script (its progress goes to this process's stderr); its bin folder."""
+    if not script.is_file():
+        raise LocalClusterError(f"{script} not found: run from a checkout of this repository")
     result = subprocess.run(  # noqa: S603 - the repository's own script
-        [str(SCRIPT)], stdout=subprocess.PIPE, text=True, check=False
+        [str(script)], stdout=subprocess.PIPE, text=True, check=False
     )
     lines = result.stdout.strip().splitlines()
     if result.returncode != 0 or not lines:
         raise LocalClusterError(
-            f"building the control plane failed: {SCRIPT.name} exited {result.returncode}"
+            f"building the control plane failed: {script.name} exited {result.returncode}"
             " (its error is printed above)"
         )
-    found = Toolchain(Path(lines[-1]))
-    missing = [name for name in BINARIES if not (found.bin_dir / name).is_file()]
+    folder = Path(lines[-1])
+    missing = [name for name in binaries if not (folder / name).is_file()]
     if missing:
-        raise LocalClusterError(
-            f"{found.bin_dir} lacks {', '.join(missing)}; rebuild the toolchain"
-        )
+        raise LocalClusterError(f"{folder} lacks {', '.join(missing)}; rebuild the toolchain")
+    return folder
+
+
+def toolchain() -> Toolchain:
+    """Build or find the binaries."""
+    found = Toolchain(_built(SCRIPT, BINARIES), _built(DAPR_SCRIPT, DAPR_BINARIES))
     if not found.dapr_crds.is_dir():
         raise LocalClusterError(f"{found.dapr_crds} is missing; rebuild the toolchain")
     return found

@@ -9,13 +9,24 @@ it unless ``tests/deploy/engine_warnings.py`` allows it. The tests of one stack 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from infra import backend, frontend
+from infra.namespace import POD_SECURITY_LEVEL
 from stacks.render import Rendered
+from tests.deploy.dapr_injection import (
+    ENABLED,
+    SIDECAR,
+    annotations,
+    assert_injected,
+    containers,
+    pods_of,
+)
 from tests.deploy.harness import STACKS, Kubectl, Project, Run, no_changes, rolled_out
 from tests.infra.manifests import render
 
@@ -43,6 +54,41 @@ def test_up_rolls_everything_out(deployed: Deployed, kubectl: Kubectl) -> None:
     assert up.changes["create"] > 50
     assert up.changes["update"] == up.changes["delete"] == 0
     rolled_out(kubectl, deployed.namespace)
+
+
+def test_dapr_injects_daprd_into_the_backend_pods_only(
+    deployed: Deployed, kubectl: Kubectl
+) -> None:
+    """Dapr's injector (a webhook on the local control plane) added daprd to every backend pod
+    the ReplicaSet controller created, Pod Security ``restricted`` admitted them, and no other
+    pod (the frontend above all, finding (e)) got one."""
+    ns = deployed.namespace
+    namespace = json.loads(kubectl("get", "namespace", ns, "-o", "json").stdout)
+    enforced = namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+    assert enforced == POD_SECURITY_LEVEL
+    deployments = kubectl.objects(ns, "deployments")
+    by_app = {annotations(d).get("dapr.io/app-id"): d for d in deployments}
+    assert set(by_app) == {backend.APP_NAME, None}, "only the backend asks for a sidecar"
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        wanted = annotations(deployment)
+        template = deployment["spec"]["template"]["spec"]["containers"]
+        assert SIDECAR not in {c["name"] for c in template}, f"{name}'s template holds daprd"
+        pods = pods_of(kubectl, ns, deployment)
+        assert len(pods) == deployment["spec"]["replicas"], name
+        for pod in pods:
+            if wanted.get(ENABLED) == "true":
+                assert_injected(pod, wanted)
+            else:
+                assert SIDECAR not in containers(pod), f"{name}'s pod got a daprd"
+    (web,) = [
+        d
+        for d in deployments
+        if d["metadata"]["labels"].get("app.kubernetes.io/name") == frontend.APP_NAME
+    ]
+    assert ENABLED not in annotations(web)
+    refused = kubectl.objects(ns, "events", "--field-selector", "reason=FailedCreate")
+    assert refused == [], [event["message"] for event in refused]
 
 
 def test_second_up_changes_nothing(deployed: Deployed, project: Project) -> None:

@@ -96,3 +96,13 @@ def containers(workload: Manifest) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "init", container
     for container in spec["containers"]:
         yield "main", container
+
+
+def assert_hardened(context: dict[str, Any]) -> None:
+    """A container security context as every container (and the injected daprd) must have it:
+    what Pod Security ``restricted`` requires, plus a read-only root."""
+    assert context["runAsNonRoot"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra.backend import Backend
+from tests.infra.manifests import assert_hardened
 from tests.infra.mock_run import Registered, of_type, one, run
 from tests.infra.workload_fixtures import backend_args
 
@@ -137,12 +138,7 @@ def test_credentials_are_files_not_environment_variables():
 def test_every_container_is_hardened(container):
     spec = _pod(_render())["spec"]
     found = {c["name"]: c for c in spec["initContainers"] + spec["containers"]}[container]
-    context = found["securityContext"]
-    assert context["runAsNonRoot"] is True
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert_hardened(found["securityContext"])
     assert set(found["resources"]) == {"requests", "limits"}
 
 

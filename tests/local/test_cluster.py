@@ -216,12 +216,12 @@ def test_start_while_running_is_a_no_op(cluster: Cluster) -> None:
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stdout
     assert {path.name: path.read_text() for path in pids} == before
-    assert len(before) == 5
+    assert len(before) == 9
 
 
-def test_dapr_subscription_reads_in_both_versions_without_dapr(cluster: Cluster) -> None:
-    """The chart's conversion webhook (a Service of Dapr's control plane) is replaced locally,
-    so the stored v2alpha1 object also reads as v1alpha1."""
+def test_dapr_subscription_reads_in_both_versions_without_conversion(cluster: Cluster) -> None:
+    """The chart's conversion webhook (served by Dapr's operator behind a Service) is off
+    locally, so the stored v2alpha1 object also reads as v1alpha1."""
     cluster.kubectl("apply", "-f", "-", stdin=SUBSCRIPTION)
     old = cluster.kubectl_json("get", "subscriptions.v1alpha1.dapr.io", "tasks")
     assert old["apiVersion"] == "dapr.io/v1alpha1"

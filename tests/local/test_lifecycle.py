@@ -20,11 +20,12 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
     started = own.todo_infra("local", "start")
     assert started.returncode == 0, started.stderr
     assert "started in" in started.stdout
-    assert len(processes_of(own.state_dir)) == 5
+    assert len(processes_of(own.state_dir)) == 9
     stopped = own.todo_infra("local", "stop")
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout.strip() == (
-        "stopped kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd"
+        "stopped injector, operator, sentry, kwok, kube-scheduler, kube-controller-manager,"
+        " kube-apiserver, egress-proxy, etcd"
     )
     assert processes_of(own.state_dir) == []
     assert list((own.state_dir / "run").glob("*.pid")) == []

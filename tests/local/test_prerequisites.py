@@ -2,8 +2,9 @@
 charts install them: an ingress-nginx controller's ConfigMap and Dapr's injector Deployment.
 
 The controllers only need to exist as objects (no container runs), so the Deployment keeps no
-replicas. Both namespaces are deleted afterwards: a controller left missing a setting would make
-every later ``up`` on this control plane refuse.
+replicas. Both are deleted afterwards (the ingress-nginx namespace; in ``dapr-system``, which the
+local Dapr control plane owns, only the Deployment): a controller left missing a setting would
+make every later ``up`` on this control plane refuse.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ def controllers(cluster: Cluster) -> Iterator[Cluster]:
     }
     cluster.kubectl("create", "namespace", NGINX_NAMESPACE)
     cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(config_map))
-    cluster.kubectl("create", "namespace", INJECTOR_NAMESPACE)
     # `create deployment` labels it app=<name>, as Dapr's chart labels the injector.
     cluster.kubectl(
         "-n",
@@ -66,7 +66,8 @@ def controllers(cluster: Cluster) -> Iterator[Cluster]:
         "-n", INJECTOR_NAMESPACE, "set", "env", f"deployment/{INJECTOR}", f"{DROP_ALL_ENV}=false"
     )
     yield cluster
-    cluster.kubectl("delete", "namespace", NGINX_NAMESPACE, INJECTOR_NAMESPACE, "--wait=false")
+    cluster.kubectl("delete", "namespace", NGINX_NAMESPACE, "--wait=false")
+    cluster.kubectl("-n", INJECTOR_NAMESPACE, "delete", "deployment", INJECTOR)
 
 
 def test_doctor_and_preview_name_missing_controller_settings_until_fixed(
