@@ -24,7 +24,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from bench.processes import GUARD_S, ApiServer, ServiceEnv
 from infra.http_headers import SECURITY_HEADERS
@@ -193,13 +201,20 @@ def with_cluster_headers(route: Route) -> None:
     route.fulfill(response=response, headers={**response.headers, **SECURITY_HEADERS})
 
 
-@pytest.mark.parametrize("size", list(SIZES))
-def test_a_user_journey(size: str, axe_source: str, browser: Browser, server: ApiServer) -> None:
+def new_tab(browser: Browser, size: str) -> tuple[BrowserContext, Page]:
+    """A tab at one of the sizes, its page served as the cluster serves it."""
     width, height = SIZES[size]
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(GUARD_S * 1000 / 5)
     page.route("**/*", with_cluster_headers)
+    return context, page
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_a_user_journey(size: str, axe_source: str, browser: Browser, server: ApiServer) -> None:
+    width = SIZES[size][0]
+    context, page = new_tab(browser, size)
     journey = Journey(page, size, axe_source, server.base_url)
     username = f"{size}-{uuid.uuid4().hex[:8]}"
     message = page.locator("#auth-message")
@@ -401,11 +416,8 @@ def test_a_session_expires_while_the_tab_is_open(
     minute is waited once). The page notices on its next call (the stats poll, every 2 s), goes
     back to sign-in and says why in words."""
     journeys = []
-    for size, (width, height) in SIZES.items():
-        context = browser.new_context(viewport={"width": width, "height": height})
-        page = context.new_page()
-        page.set_default_timeout(GUARD_S * 1000 / 5)
-        page.route("**/*", with_cluster_headers)
+    for size in SIZES:
+        context, page = new_tab(browser, size)
         journey = Journey(page, size, axe_source, short_lived_server.base_url, f"{size}-expiry")
         page.goto(f"{short_lived_server.base_url}/")
         page.get_by_label("Username").fill(f"{size}-{uuid.uuid4().hex[:8]}")
