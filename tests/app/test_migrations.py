@@ -20,16 +20,9 @@ from app.models import Base, Task, User
 from app.services.tasks import TaskFilters, page_query
 from tests.app.conftest import make_settings
 from tests.app.helpers import add_users
+from tests.app.roles import TABLES as ALL_TABLES
 
-TABLES = {
-    "users",
-    "tasks",
-    "task_tags",
-    "outbox",
-    "user_stats",
-    "processed_events",
-    "revoked_tokens",
-}
+TABLES = ALL_TABLES - {"alembic_version"}
 HEAD = "0006"
 
 
