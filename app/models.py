@@ -1,4 +1,5 @@
-"""Tables: users and their tasks, revoked tokens, the outbox, and the consumer's per-user stats.
+"""Tables: users, their tasks and the tasks' tag index, revoked tokens, the outbox, and the
+consumer's per-user stats.
 
 Types are chosen to mean the same on PostgreSQL and SQLite: ``Uuid`` (native uuid / 32-char
 text), ``UtcDateTime`` (always timezone-aware UTC in Python), ``JSON`` for tags.
@@ -116,9 +117,12 @@ class RevokedToken(Base):
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        # Keyset pagination walks (created_at, id) within one user's tasks, optionally by status.
+        # Keyset pagination walks (created_at, id) within one user's tasks, optionally by status
+        # or by priority; a page reads its rows and no more. With both filters one index is
+        # walked and the other field checked on each row it yields.
         Index("ix_tasks_user_created", "user_id", "created_at", "id"),
         Index("ix_tasks_user_status_created", "user_id", "status", "created_at", "id"),
+        Index("ix_tasks_user_priority_created", "user_id", "priority", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -136,6 +140,29 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class TaskTag(Base):
+    """One tag of one task, so a tag filter walks an index on PostgreSQL and SQLite alike.
+
+    ``tasks.tags`` (JSON, in the order given) stays what the API shows; neither backend can
+    index inside it the same way (SQLite cannot at all). The rows are written with the task's
+    in the same transaction (app.services.tasks) and go with it (``ON DELETE CASCADE``).
+    ``user_id`` and ``created_at`` are the task's, which never change, copied so a page of one
+    user's tasks with a tag is read in (created_at, id) order from the index alone.
+    """
+
+    __tablename__ = "task_tags"
+    __table_args__ = (
+        Index("ix_task_tags_user_tag_created", "user_id", "tag", "created_at", "task_id"),
+    )
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
 
 
 class OutboxEvent(Base):

@@ -44,7 +44,17 @@ def error_docs(statuses: Mapping[int, str]) -> Responses:
     }
 
 
-# Any request may carry a body, so any route may answer this (app.api.body_limit).
+def bodiless(responses: Responses) -> Responses:
+    """The same answers to a ``HEAD``, which carry no body (RFC 9110, 9.3.2): described, with
+    no content, since the server drops the envelope a ``GET`` would get."""
+    return {
+        code: {"description": doc["description"], "content": None}
+        for code, doc in responses.items()
+    }
+
+
+# Any request may carry a body, so any route may answer this (app.api.body_limit); a HEAD
+# route lists it through ``bodiless``.
 TOO_LARGE = error_docs(
     {
         status.HTTP_413_CONTENT_TOO_LARGE: "The request body is larger than the service's limit "

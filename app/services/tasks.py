@@ -12,13 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.cache import TaskCache
 from app.events import outbox
 from app.events.cloudevents import EventKind, TaskEvent
-from app.models import Task, TaskStatus, utcnow
+from app.models import Task, TaskPriority, TaskStatus, TaskTag, utcnow
 from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskUpdate
 
 
@@ -33,6 +33,16 @@ class TaskNotFoundError(Exception):
 CURSOR_PATTERN = r"^[0-9]{1,16}\.[0-9a-f]{32}$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    """What a list is narrowed to; each field left None does not narrow it. Every value is
+    exact: ``tag`` as stored (the schema's trimming already applied)."""
+
+    status: TaskStatus | None = None
+    priority: TaskPriority | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class TaskService:
         )
         self._session.add(task)
         self._session.flush()
+        self._index_tags(task)
         return self._commit(EventKind.CREATED, task)
 
     def get(self, task_id: uuid.UUID) -> TaskPublic:
@@ -87,11 +98,15 @@ class TaskService:
         )
         return TaskPublic.model_validate(loaded)
 
-    def list(self, *, status: TaskStatus | None, limit: int, cursor: str | None) -> TaskPage:
+    def list(self, filters: TaskFilters, *, limit: int, cursor: str | None) -> TaskPage:
         after = Cursor.decode(cursor) if cursor is not None else None
-        entry = f"list:{status or 'all'}:{limit}:{cursor or ''}"
+        # The tag last: it is the only part that may hold a colon.
+        entry = (
+            f"list:{filters.status or ''}:{filters.priority or ''}:{limit}:{cursor or ''}"
+            f":{'' if filters.tag is None else '#' + filters.tag}"
+        )
         loaded = self._cache.read(
-            self._user_id, entry, lambda: self._page(status, limit, after).model_dump(mode="json")
+            self._user_id, entry, lambda: self._page(filters, limit, after).model_dump(mode="json")
         )
         return TaskPage.model_validate(loaded)
 
@@ -110,6 +125,9 @@ class TaskService:
             return unchanged
         for field, value in changes.items():
             setattr(task, field, value)
+        if "tags" in changes:
+            self._session.execute(delete(TaskTag).where(TaskTag.task_id == task.id))
+            self._index_tags(task)
         if "status" in changes:
             task.completed_at = (
                 (task.completed_at or utcnow()) if task.status is TaskStatus.COMPLETED else None
@@ -153,6 +171,12 @@ class TaskService:
         self._cache.invalidate(self._user_id)
         return public
 
+    def _index_tags(self, task: Task) -> None:
+        self._session.add_all(
+            TaskTag(task_id=task.id, tag=tag, user_id=task.user_id, created_at=task.created_at)
+            for tag in task.tags
+        )
+
     def _load(self, task_id: uuid.UUID) -> TaskPublic:
         task = self._session.scalar(
             select(Task).where(Task.id == task_id, Task.user_id == self._user_id)
@@ -169,18 +193,40 @@ class TaskService:
             raise TaskNotFoundError(task_id)
         return task
 
-    def _page(self, status: TaskStatus | None, limit: int, after: Cursor | None) -> TaskPage:
-        query = select(Task).where(Task.user_id == self._user_id)
-        if status is not None:
-            query = query.where(Task.status == status)
-        if after is not None:
-            query = query.where(tuple_(Task.created_at, Task.id) < (after.created_at, after.id))
+    def _page(self, filters: TaskFilters, limit: int, after: Cursor | None) -> TaskPage:
         # One extra row tells whether there is a next page without a COUNT.
-        rows = self._session.scalars(
-            query.order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)
-        ).all()
+        rows = self._session.scalars(page_query(self._user_id, filters, limit + 1, after)).all()
         items = [TaskPublic.model_validate(task) for task in rows[:limit]]
         next_cursor = (
             Cursor(items[-1].created_at, items[-1].id).encode() if len(rows) > limit else None
         )
         return TaskPage(items=items, next_cursor=next_cursor)
+
+
+def page_query(
+    user_id: uuid.UUID, filters: TaskFilters, limit: int, after: Cursor | None
+) -> Select[Task]:
+    """Up to ``limit`` of one user's tasks that pass every filter, newest first, after ``after``.
+
+    It walks one index from the cursor on and stops at ``limit`` rows: by tag, the tag index
+    (its copies of created_at and id give the order and the position); else the tasks' own
+    (user, created_at, id), (user, status, ...) or (user, priority, ...) as the planner picks.
+    """
+    query = select(Task)
+    created_at, task_id = Task.created_at, Task.id
+    if filters.tag is None:
+        query = query.where(Task.user_id == user_id)
+    else:
+        # The owner is the tag row's (the task's, copied); asking the task too once led the
+        # planner to scan the user's tasks for each tag row instead of taking the primary key.
+        query = query.join(TaskTag, TaskTag.task_id == Task.id).where(
+            TaskTag.user_id == user_id, TaskTag.tag == filters.tag
+        )
+        created_at, task_id = TaskTag.created_at, TaskTag.task_id
+    if filters.status is not None:
+        query = query.where(Task.status == filters.status)
+    if filters.priority is not None:
+        query = query.where(Task.priority == filters.priority)
+    if after is not None:
+        query = query.where(tuple_(created_at, task_id) < (after.created_at, after.id))
+    return query.order_by(created_at.desc(), task_id.desc()).limit(limit)

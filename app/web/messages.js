@@ -9,6 +9,7 @@ const FIELDS = {
   priority: "Priority",
   due_date: "Due date",
   tags: "Tags",
+  tag: "Tag",
   status: "Status",
   username: "Username",
   password: "Password",
@@ -19,6 +20,7 @@ const LIMITS = {
   title: "200 characters",
   description: "2,000 characters",
   tags: "32 characters each",
+  tag: "32 characters",
   password: "128 characters",
 };
 

@@ -1,15 +1,11 @@
 // The task list: filters, paging, and each task's actions (complete or reopen, edit, delete with
-// undo). The API filters by status and pages with a cursor; priority and tag are matched here,
-// over as many of the API's pages as it takes to fill one page of the list.
+// undo). The API filters (status, priority and tag) and pages with a cursor: each page of the
+// list is one request.
 import { request, SessionEnded } from "./api.js";
 import { whileBusy } from "./busy.js";
 import { addTaskFields, clearFormError, readTaskForm, showFormError } from "./task-form.js";
 
 const PAGE_SIZE = 10;
-// With a priority or tag filter the API's pages are read 100 tasks at a time, and one click
-// reads at most this many of them; "Show more tasks" continues from there.
-const SCAN_LIMIT = 100;
-const SCAN_PAGES = 20;
 const PRIORITY_TEXT = { high: "High priority", medium: "Medium priority", low: "Low priority" };
 const dueFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
 
@@ -37,15 +33,15 @@ function todayIso() {
 export function taskList(options) {
   const { list, more, summary, error, heading, template, announce, deletes, onTag } = options;
   let filters = { status: "", priority: "", tag: "" };
-  let buffer = [];
   let cursor = null;
-  let exhausted = true;
   let generation = 0;
 
+  // Whether a task changed or added in this tab belongs in the list, as the API decides it:
+  // every value exact (a tag's case included).
   const matches = (task) =>
     (!filters.status || task.status === filters.status) &&
     (!filters.priority || task.priority === filters.priority) &&
-    (!filters.tag || task.tags.some((tag) => tag.toLowerCase() === filters.tag.toLowerCase()));
+    (!filters.tag || task.tags.includes(filters.tag));
   const items = () => [...list.querySelectorAll(":scope > li")];
   const itemOf = (id) => items().find((li) => li.dataset.id === id);
 
@@ -233,24 +229,18 @@ export function taskList(options) {
     });
   }
 
-  // Fills one page of the list from the buffer, reading the API's pages as needed.
+  // Reads the next page of the filtered list from the API and shows it.
   async function loadPage() {
     const mine = generation;
-    const scanning = Boolean(filters.priority || filters.tag);
-    for (let read = 0; buffer.length < PAGE_SIZE && !exhausted && read < SCAN_PAGES; read += 1) {
-      const query = new URLSearchParams({ limit: String(scanning ? SCAN_LIMIT : PAGE_SIZE) });
-      if (filters.status) query.set("status", filters.status);
-      if (cursor) query.set("cursor", cursor);
-      const page = await request(`/tasks?${query}`);
-      if (mine !== generation) return [];
-      buffer.push(...page.items.filter(matches));
-      cursor = page.next_cursor;
-      exhausted = cursor === null;
-    }
-    const shown = new Set(items().map((li) => li.dataset.id));
-    const fresh = buffer.splice(0, PAGE_SIZE).filter((task) => !shown.has(task.id)).map(render);
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
+    if (cursor) query.set("cursor", cursor);
+    const page = await request(`/tasks?${query}`);
+    if (mine !== generation) return [];
+    cursor = page.next_cursor;
+    const fresh = page.items.map(render);
     list.append(...fresh);
-    more.hidden = exhausted && buffer.length === 0;
+    more.hidden = cursor === null;
     summarize();
     return fresh;
   }
@@ -274,9 +264,7 @@ export function taskList(options) {
       filters = { ...next, tag: next.tag.trim() };
       generation += 1;
       const mine = generation;
-      buffer = [];
       cursor = null;
-      exhausted = false;
       list.replaceChildren();
       more.hidden = true;
       summary.textContent = "Loading tasks…";

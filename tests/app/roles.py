@@ -21,6 +21,7 @@ TABLES = {
     "alembic_version",
     "users",
     "tasks",
+    "task_tags",
     "outbox",
     "user_stats",
     "processed_events",

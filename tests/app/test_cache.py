@@ -59,6 +59,31 @@ def test_reads_are_cached_and_writes_invalidate(
         assert client.get("/api/v1/tasks", headers=headers).json()["items"] == [patched]
 
 
+def test_each_filtered_list_is_its_own_entry(
+    settings: Settings, redis_url: str, redis_prefix: str
+) -> None:
+    """Lists differing only in a filter (a tag holding a colon included) never share an entry,
+    and a change of tags invalidates them all."""
+    with TestClient(create_app(_cached(settings, redis_url, redis_prefix))) as client:
+        headers = register(client)
+        create_task(client, headers, title="home", tags=["a:b"], priority="high")
+        work = create_task(client, headers, title="work", tags=["a"], priority="low")
+
+        def titles(**filters: str) -> list[str]:
+            page = client.get("/api/v1/tasks", params=filters, headers=headers)
+            return [task["title"] for task in page.json()["items"]]
+
+        for _ in range(2):  # the second round is answered from Redis
+            assert titles() == ["work", "home"]
+            assert titles(tag="a:b") == ["home"]
+            assert titles(tag="a") == ["work"]
+            assert titles(priority="high") == ["home"]
+            assert titles(priority="high", tag="a") == []
+        client.patch(f"/api/v1/tasks/{work['id']}", json={"tags": ["a:b"]}, headers=headers)
+        assert titles(tag="a:b") == ["work", "home"]
+        assert titles(tag="a") == []
+
+
 def test_redis_unreachable_from_the_start_still_answers(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

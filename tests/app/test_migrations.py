@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app import migrate
 from app.db import make_engine
-from app.models import Base
+from app.models import Base, Task, User
+from app.services.tasks import TaskFilters, page_query
 from tests.app.conftest import make_settings
 from tests.app.helpers import add_users
+from tests.app.roles import TABLES as ALL_TABLES
 
-TABLES = {"users", "tasks", "outbox", "user_stats", "processed_events", "revoked_tokens"}
-HEAD = "0005"
+TABLES = ALL_TABLES - {"alembic_version"}
+HEAD = "0006"
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -102,3 +107,30 @@ def test_many_colliding_groups_are_counted_past_the_listed_ones(empty_engine: En
     add_users(empty_engine, *(f"USER{i:02d}" for i in range(25)))
     with pytest.raises(migrate.MigrationRefusedError, match=r"'USER19', 'user19' \(and 5 more\)"):
         migrate.upgrade(empty_engine)
+
+
+def test_tasks_from_before_the_tag_index_are_listed_by_tag(empty_engine: Engine) -> None:
+    """Revision 0006 fills the tag index from the tasks already there."""
+    migrate.upgrade(empty_engine, "0005")
+    user_id = uuid.uuid4()
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    tasks = [
+        Task(user_id=user_id, title=f"t{i}", tags=tags, created_at=start + timedelta(minutes=i))
+        for i, tags in enumerate([["a", "b"], [], ["b"], ["a"]])
+    ]
+    with Session(empty_engine) as session:
+        session.add(User(id=user_id, username="owner", password_hash="x"))
+        session.flush()
+        session.add_all(tasks)
+        session.commit()
+        ids = [task.id for task in tasks]
+    migrate.upgrade(empty_engine)
+    with Session(empty_engine) as session:
+
+        def listed(tag: str) -> list[uuid.UUID]:
+            query = page_query(user_id, TaskFilters(tag=tag), limit=10, after=None)
+            return [task.id for task in session.scalars(query)]
+
+        assert listed("a") == [ids[3], ids[0]]
+        assert listed("b") == [ids[2], ids[0]]
+        assert listed("c") == []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from app.core.config import Settings
 from app.core.logs import JsonFormatter, request_id_var
 from app.main import create_app
 from app.models import OutboxEvent, utcnow
+from bench.processes import ApiServer, ServiceEnv
 from tests.app.conftest import make_settings
 from tests.app.helpers import create_task, dead_port, register
 
@@ -53,7 +56,7 @@ def test_readyz_is_unavailable_while_the_schema_is_behind(
             "database": "ok",
             "schema": "behind",
             "cache": "disabled",
-            "reason": "the database schema is at 0001, this version needs 0005; "
+            "reason": "the database schema is at 0001, this version needs 0006; "
             "run `todo-api migrate`",
         }
         assert (client.head("/readyz").status_code, client.head("/readyz").content) == (503, b"")
@@ -94,6 +97,37 @@ def test_head_on_the_health_routes_answers_their_status_without_a_body(
         assert (response.status_code, response.content) == (200, b"")
 
 
+def _raw_request(port: int, method: str, path: str) -> tuple[str, bytes]:
+    """A request declaring a 2 MB body it never sends: the status line and the body answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        headers = "Host: 127.0.0.1\r\nContent-Length: 2000000\r\n"
+        connection.sendall(f"{method} {path} HTTP/1.1\r\n{headers}\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):  # the 413 closes the connection
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.decode().split("\r\n")[0], body
+
+
+def test_a_413_to_head_has_no_body_as_documented(db_url: str) -> None:
+    """`todo-api serve` itself (the test client would hide what the server sends): a HEAD's
+    413 carries no body, a GET's the envelope; the document says the same of each."""
+    env = ServiceEnv(database_url=db_url, redis_url=None, kafka_bootstrap=None)
+    with ApiServer(env, name="head-413") as server:
+        for path in ("/healthz", "/readyz"):
+            assert _raw_request(server.port, "HEAD", path) == (
+                "HTTP/1.1 413 Request Entity Too Large",
+                b"",
+            )
+            status, body = _raw_request(server.port, "GET", path)
+            assert status.startswith("HTTP/1.1 413")
+            assert set(json.loads(body)) == {"detail", "errors"}
+        spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    for path in ("/healthz", "/readyz"):
+        assert "content" not in spec["paths"][path]["head"]["responses"]["413"]
+        assert "content" in spec["paths"][path]["get"]["responses"]["413"]
+
+
 def test_a_method_a_path_lacks_is_405_naming_every_method_it_has(client: TestClient) -> None:
     """Starlette named only the methods of the first route matching the path."""
     cases = {
@@ -120,6 +154,7 @@ def test_every_documented_error_is_the_one_envelope(client: TestClient) -> None:
                     continue
                 assert "413" in operation["responses"], (method, path)
                 if method == "head":
+                    assert "content" not in response, (path, code)
                     continue
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)

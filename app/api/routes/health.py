@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import migrate
 from app.api.deps import RuntimeDep
-from app.api.openapi import TOO_LARGE, Responses
+from app.api.openapi import TOO_LARGE, Responses, bodiless
 from app.schemas import never_null
 
 router = APIRouter(tags=["operations"], responses=TOO_LARGE)
@@ -45,8 +45,12 @@ _NOT_READY: Responses = {
         "description": "Not ready: the database does not answer, or its schema is behind.",
     }
 }
-# HEAD answers the same status with no body, for probes and monitors that only look at that.
-_NO_BODY: Responses = {status.HTTP_200_OK: {"description": "The status alone.", "content": None}}
+# HEAD answers the same status with no body, for probes and monitors that only look at that;
+# a 413 too has no body there.
+_NO_BODY: Responses = {
+    **bodiless(TOO_LARGE),
+    status.HTTP_200_OK: {"description": "The status alone.", "content": None},
+}
 
 
 @router.get("/healthz")
@@ -98,7 +102,13 @@ def readyz(runtime: RuntimeDep, response: Response) -> Readiness:
 @router.head(
     "/readyz",
     response_class=Response,
-    responses={**_NO_BODY, status.HTTP_503_SERVICE_UNAVAILABLE: _NO_BODY[status.HTTP_200_OK]},
+    responses={
+        **_NO_BODY,
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "description": _NOT_READY[status.HTTP_503_SERVICE_UNAVAILABLE]["description"],
+            "content": None,
+        },
+    },
 )
 def readyz_head(runtime: RuntimeDep) -> Response:
     return Response(status_code=_status(_readiness(runtime)))

@@ -17,9 +17,9 @@ from app.api.openapi import (
     UNREADABLE,
     Responses,
 )
-from app.models import TaskStatus
-from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskUpdate
-from app.services.tasks import CURSOR_PATTERN
+from app.models import TaskPriority, TaskStatus
+from app.schemas import Tag, TaskCreate, TaskPage, TaskPublic, TaskUpdate
+from app.services.tasks import CURSOR_PATTERN, TaskFilters
 
 router = APIRouter(
     prefix="/api/v1/tasks",
@@ -51,11 +51,18 @@ def create_task(data: TaskCreate, service: TaskServiceDep) -> TaskPublic:
 def list_tasks(
     service: TaskServiceDep,
     status: TaskStatus | None = None,
+    priority: TaskPriority | None = None,
+    tag: Annotated[
+        Tag | None,
+        Query(description="Only tasks with this tag, trimmed as a task's tags are; case counts."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> TaskPage:
-    """The caller's tasks, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    return service.list(status=status, limit=limit, cursor=cursor)
+    """The caller's tasks, newest first, with every filter given; pass `next_cursor` back as
+    `cursor`, with the same filters, for the next page."""
+    filters = TaskFilters(status=status, priority=priority, tag=tag)
+    return service.list(filters, limit=limit, cursor=cursor)
 
 
 @router.get("/{task_id}", responses=TASK_NOT_FOUND)
