@@ -18,7 +18,7 @@ from tests.app.conftest import make_settings
 from tests.app.helpers import add_users
 
 TABLES = {"users", "tasks", "outbox", "user_stats", "processed_events", "revoked_tokens"}
-HEAD = "0005"
+HEAD = "0006"
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
