@@ -21,6 +21,7 @@ from app.core.logs import configure_logging
 from app.db import make_engine
 from app.metrics import Metrics
 from app.runtime import Runtime
+from app.tracing import Tracing
 
 log = logging.getLogger("app.cli")
 
@@ -177,7 +178,9 @@ def _relay(settings: Settings) -> int:
         # Without a broker, `serve` applies the events itself (app.events.local).
         log.error("the relay needs TODO_KAFKA_BOOTSTRAP_SERVERS")
         return 2
-    runtime = Runtime.open(settings, Metrics())
+    runtime = Runtime.open(
+        settings, Metrics(), tracing=Tracing.from_settings(settings, "todo-relay")
+    )
     runtime.metrics.watch_backlog(runtime.backlog)
     _serve_metrics(runtime)
     stop = _stop_on_signals()
@@ -198,7 +201,8 @@ def _consume(settings: Settings) -> int:
     if not settings.kafka_bootstrap_servers:
         log.error("the consumer needs TODO_KAFKA_BOOTSTRAP_SERVERS")
         return 2
-    runtime = Runtime.open(settings, Metrics())
+    tracing = Tracing.from_settings(settings, "todo-consumer")
+    runtime = Runtime.open(settings, Metrics(), tracing=tracing)
     _serve_metrics(runtime)
     try:
         StatsConsumer(
@@ -206,6 +210,7 @@ def _consume(settings: Settings) -> int:
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.kafka_consumer_group,
             topic_prefix=settings.kafka_topic_prefix,
+            tracer=tracing.tracer,
         ).run(_stop_on_signals())
     finally:
         runtime.close()

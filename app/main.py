@@ -20,20 +20,25 @@ from app.api.web_ui import add_web_ui
 from app.core.config import Settings, get_settings
 from app.metrics import Metrics
 from app.runtime import Runtime
+from app.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
-    """``clock``: see ``Runtime.open``."""
+    """``clock``: see ``Runtime.open``. ``tracing``: as the settings say, unless given."""
     settings = settings or get_settings()
     metrics = Metrics()
+    tracing = tracing or Tracing.from_settings(settings, "todo-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.open(settings, metrics, clock)
+        runtime = Runtime.open(settings, metrics, clock, tracing)
         app.state.runtime = runtime
         backlog = metrics.watch_backlog(runtime.backlog)
         stop = threading.Event()
@@ -64,6 +69,7 @@ def create_app(
         app.include_router(router)
     add_web_ui(app)
     add_error_handlers(app)
+    tracing.instrument_app(app)
     return app
 
 

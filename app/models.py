@@ -195,6 +195,9 @@ class OutboxEvent(Base):
     topic: Mapped[str] = mapped_column(String(64))
     task_id: Mapped[uuid.UUID] = mapped_column()
     payload: Mapped[str] = mapped_column(Text)
+    # The writer's W3C trace context (55 characters: version, trace id, span id, flags), read by
+    # the relay to parent its producer span; NULL when the write was not traced.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column()
 

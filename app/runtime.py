@@ -34,6 +34,7 @@ from app.events.relay import KafkaPublisher, Publisher, Relay
 from app.events.wakeup import OutboxWakeup
 from app.metrics import Metrics
 from app.ratelimit import Backoff, LoginThrottle
+from app.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,21 @@ class Runtime:
     login_throttle: LoginThrottle
     passwords: Passwords
     handler: StatsHandler
+    tracing: Tracing
 
     @classmethod
     def open(
-        cls, settings: Settings, metrics: Metrics, clock: Callable[[], float] = time.time
+        cls,
+        settings: Settings,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> Runtime:
         """``clock``: wall time in seconds, for what counts time across replicas (login
-        throttling); tests pass their own."""
+        throttling); tests pass their own. ``tracing``: off when not given."""
+        tracing = tracing or Tracing()
         engine = make_engine(settings)
+        tracing.instrument_engine(engine)
         try:
             migrate.bring_up_to_date(engine, allowed=settings.migrate_on_start)
         except BaseException:
@@ -120,6 +128,7 @@ class Runtime:
             ),
             passwords=Passwords.create(settings.password_hash_memory_kib),
             handler=StatsHandler(sessions, metrics),
+            tracing=tracing,
         )
 
     @cached_property
@@ -135,6 +144,7 @@ class Runtime:
                 self.settings.kafka_bootstrap_servers,
                 topic_prefix=self.settings.kafka_topic_prefix,
                 message_timeout_ms=self.settings.kafka_message_timeout_ms,
+                tracer=self.tracing.tracer,
             )
         else:
             log.info("TODO_KAFKA_BOOTSTRAP_SERVERS is not set: events are applied in-process")
@@ -177,3 +187,4 @@ class Runtime:
         if self.redis is not None:
             self.redis.close()
         self.engine.dispose()
+        self.tracing.shutdown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 import pulumi
@@ -107,6 +108,11 @@ class AppConfigArgs(ComponentArgs):
         description="Where the Ingress traffic comes from, when NetworkPolicies let only it "
         "(and Prometheus) reach the API port; empty when nothing guards the port.",
     )
+    tracing_environment: dict[str, str] = Field(
+        default_factory=dict,
+        description="TODO_TRACING_ENABLED and the OTEL_* variables of the stack's collector "
+        "(infra.tracing); empty when tracing is off.",
+    )
 
 
 def forwarded_allow_ips(settings: AppSettings, *, ingress_networks: tuple[str, ...]) -> str:
@@ -135,6 +141,7 @@ def app_environment(
     *,
     ingress_networks: tuple[str, ...],
     database_migration_role: str,
+    tracing_environment: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The ConfigMap's data: what the service reads from its environment."""
     data = {
@@ -154,6 +161,7 @@ def app_environment(
     }
     for name, enabled in sorted(settings.features.items()):
         data[f"TODO_FEATURE_{name.upper()}"] = "true" if enabled else "false"
+    data.update(tracing_environment or {})
     return data
 
 
@@ -178,6 +186,7 @@ class AppConfig(pulumi.ComponentResource):
                 args.kafka_bootstrap,
                 ingress_networks=args.ingress_networks,
                 database_migration_role=args.database_migration_role,
+                tracing_environment=args.tracing_environment,
             ),
             opts=child_options(self, opts),
         )

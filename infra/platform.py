@@ -20,6 +20,7 @@ import pulumi
 from pydantic import Field, SecretStr, model_validator
 
 from infra.addons import AddonsSettings, ClusterAddons, ClusterAddonsArgs, check_for_cloud
+from infra.addons.jaeger import OTLP_HTTP_ENDPOINT as JAEGER_OTLP_HTTP_ENDPOINT
 from infra.addons.kube_prometheus_stack import NAMESPACE as MONITORING_NAMESPACE
 from infra.alerts import AlertRules, AlertRulesArgs
 from infra.app_config import AppConfig, AppConfigArgs, AppSettings, config_map_name
@@ -72,6 +73,7 @@ from infra.secrets import (
     secret_name,
 )
 from infra.sizes import Size
+from infra.tracing import TracingSettings, app_tracing_environment, dapr_tracing
 from infra.workload import HTTP_PORT_NAME, METRICS_PORT_NAME, ZoneSpread
 
 WORKLOADS: tuple[str, ...] = (
@@ -167,11 +169,15 @@ class PlatformArgs(SettingsModel):
     addons: AddonsSettings = Field(
         default_factory=AddonsSettings,
         description="Cluster add-ons: ingress-nginx, cert-manager, Dapr, metrics-server, "
-        "kube-prometheus-stack; all off.",
+        "kube-prometheus-stack, Jaeger; all off.",
     )
     monitoring: MonitoringSettings = Field(
         default_factory=MonitoringSettings,
         description="PodMonitors and alerts for the Prometheus Operator (docs/monitoring.md).",
+    )
+    tracing: TracingSettings = Field(
+        default_factory=TracingSettings,
+        description="OTLP export of the service's and the Dapr sidecars' spans (docs/traces.md).",
     )
     postgres_password: SecretStr = Field(
         min_length=16, description="Database password (secret config, at least 16 characters)."
@@ -228,6 +234,20 @@ class PlatformArgs(SettingsModel):
         if self.network_policies.enabled:
             ingress_peers(self.network_policies, self.ingress.class_name)
         if (
+            self.tracing.enabled
+            and self.tracing.endpoint is None
+            and not self.addons.jaeger.enabled
+        ):
+            raise ValueError(
+                "tracing.enabled=true needs a collector: set tracing.endpoint to its OTLP/HTTP "
+                "URL, or addons.jaeger.enabled=true to install one"
+            )
+        if self.tracing.enabled and self.dapr.tracing.exporter != "none":
+            raise ValueError(
+                f"tracing.enabled=true sets the sidecars' tracing too, but "
+                f"dapr.tracing.exporter={self.dapr.tracing.exporter!r} sets it again: keep one"
+            )
+        if (
             self.backup.enabled
             and self.monitoring.enabled
             and not runs_every_day(self.backup.schedule)
@@ -238,6 +258,20 @@ class PlatformArgs(SettingsModel):
                 "a successful dump: schedule a dump at least daily (e.g. '30 2 * * *')"
             )
         return self
+
+    @property
+    def tracing_endpoint(self) -> str:
+        """Where spans go: the stack's collector, else the Jaeger add-on."""
+        return self.tracing.endpoint or JAEGER_OTLP_HTTP_ENDPOINT
+
+    @property
+    def effective_dapr(self) -> DaprSettings:
+        """``dapr`` with its tracing sent where the service's goes, when the stack traces."""
+        if not self.tracing.enabled:
+            return self.dapr
+        return self.dapr.model_copy(
+            update={"tracing": dapr_tracing(self.tracing, self.tracing_endpoint)}
+        )
 
 
 class TodoPlatform(pulumi.ComponentResource):
@@ -283,6 +317,7 @@ class TodoPlatform(pulumi.ComponentResource):
                 settings=args.app,
                 kafka_bootstrap=bootstrap,
                 database_migration_role=args.postgres.migration_role,
+                tracing_environment=app_tracing_environment(args.tracing, args.tracing_endpoint),
                 ingress_networks=(
                     ingress_networks(args.network_policies, args.ingress.class_name)
                     if args.network_policies.enabled
@@ -411,7 +446,7 @@ class TodoPlatform(pulumi.ComponentResource):
                     DaprArgs(
                         namespace=ns,
                         instance=instance,
-                        settings=args.dapr,
+                        settings=args.effective_dapr,
                         redis_address=f"{redis_host}:{REDIS_PORT}",
                         secret_name=secret,
                         redis_password_key=REDIS_PASSWORD_KEY,
@@ -425,7 +460,14 @@ class TodoPlatform(pulumi.ComponentResource):
             if args.dapr.enabled
             else []
         )
-        data = [postgres, redis, kafka, *dapr]
+        # The API and the relay export spans, to the Jaeger add-on when the stack installs it.
+        data = [
+            postgres,
+            redis,
+            kafka,
+            *dapr,
+            *(addons.tracing_ready if args.tracing.enabled else []),
+        ]
         scaling = args.autoscaling
         backend = Backend(
             f"{name}-backend",

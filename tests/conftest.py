@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from bench.processes import ServiceEnv
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES_SCRIPT = REPO / "scripts" / "services"
@@ -22,9 +28,9 @@ SERVICES_SCRIPT = REPO / "scripts" / "services"
 # spare, and stays under pytest-timeout's 600 s so this message, not a bare timeout, is shown.
 START_TIMEOUT_S = 500
 # The folders whose tests run the Go-built toolchains (Pulumi's CLI and provider, the control plane,
-# actionlint, daprd). scripts/test runs them after the others, so those run while a cold build goes
-# on.
-TOOLCHAIN_FOLDERS = ("dapr", "deploy", "engine", "local", "workflows")
+# actionlint, daprd, Jaeger). scripts/test runs them after the others, so those run while a cold
+# build goes on.
+TOOLCHAIN_FOLDERS = ("dapr", "deploy", "engine", "local", "traces", "workflows")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,3 +160,36 @@ def kafka_bootstrap() -> str:
 def services(database_url: str, redis_url: str, kafka_bootstrap: str) -> Services:
     """All three servers at once, for tests that run the whole service."""
     return Services(database_url=database_url, redis_url=redis_url, kafka_bootstrap=kafka_bootstrap)
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> Iterator[str]:
+    """A topic prefix of this test's own, with the four task topics created."""
+    from bench.topics import create_topics, delete_topics, task_topics
+
+    prefix = f"t-{uuid.uuid4().hex[:10]}."
+    names = task_topics(prefix)
+    create_topics(kafka_bootstrap, names)
+    yield prefix
+    delete_topics(kafka_bootstrap, names)
+
+
+@pytest.fixture
+def service_env(
+    database_url: str, redis_url: str, kafka_bootstrap: str, request: pytest.FixtureRequest
+) -> Iterator[ServiceEnv]:
+    """The development servers, with a fresh migrated database of this test's own, for tests
+    that run the service's commands as processes."""
+    from bench.database import drop_database, recreate_database
+    from bench.processes import ServiceEnv, migrate
+
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    env = ServiceEnv(
+        database_url=recreate_database(database_url, name),
+        redis_url=redis_url,
+        kafka_bootstrap=kafka_bootstrap,
+        log_level="INFO",
+    )
+    migrate(env)
+    yield env
+    drop_database(database_url, name)

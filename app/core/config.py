@@ -246,6 +246,12 @@ class Settings(BaseSettings):
         description="`relay` and `consume` serve /metrics on this port when set (`serve` always "
         "serves it on its own port).",
     )
+    tracing_enabled: bool = Field(
+        False,
+        description="Export OpenTelemetry traces over OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT` "
+        "(or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), sampled as `OTEL_TRACES_SAMPLER` says, named "
+        "`OTEL_SERVICE_NAME`; off, no tracer provider or instrumentation is installed at all.",
+    )
     password_hash_memory_kib: int = Field(
         65_536, ge=8_192, le=1_048_576, description="Argon2id memory cost (RFC 9106 default)."
     )

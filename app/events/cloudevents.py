@@ -55,6 +55,11 @@ class TaskEvent(BaseModel):
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
     requestid: str | None = Field(None, description="Extension: the HTTP request that caused it.")
+    traceparent: str | None = Field(
+        None,
+        description="Extension (CloudEvents distributed tracing): the W3C trace context of the "
+        "request that caused it.",
+    )
     data: TaskEventData
 
     @field_validator("type")
@@ -78,6 +83,7 @@ class TaskEvent(BaseModel):
         user_id: uuid.UUID,
         source: str,
         request_id: str | None,
+        traceparent: str | None = None,
         previous_status: TaskStatus | None = None,
     ) -> TaskEvent:
         return cls(
@@ -87,9 +93,14 @@ class TaskEvent(BaseModel):
             subject=str(task.id),
             time=datetime.now(UTC),
             requestid=request_id,
+            traceparent=traceparent,
             data=TaskEventData(user_id=user_id, task=task, previous_status=previous_status),
         )
 
     def to_json(self) -> str:
         # CloudEvents attributes are absent rather than null; data keeps its nulls.
-        return self.model_dump_json(exclude={"requestid"} if self.requestid is None else None)
+        absent = {name for name in _OPTIONAL_EXTENSIONS if getattr(self, name) is None}
+        return self.model_dump_json(exclude=absent or None)
+
+
+_OPTIONAL_EXTENSIONS = ("requestid", "traceparent")

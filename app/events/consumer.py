@@ -13,7 +13,9 @@ import threading
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from opentelemetry.trace import Span, Tracer
 
+from app.events import trace_context
 from app.events.cloudevents import EventKind, TaskEvent
 from app.events.handler import Outcome, StatsHandler, parse
 
@@ -35,8 +37,11 @@ class StatsConsumer:
         group_id: str,
         topic_prefix: str,
         extra_config: dict[str, Any] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        """``tracer``: a span per traced event (app.events.trace_context); ``None``: none."""
         self._handler = handler
+        self._tracer = tracer
         self._topics = topics(topic_prefix)
         self._consumer = Consumer(
             {
@@ -70,6 +75,7 @@ class StatsConsumer:
         """Apply a batch of messages in one transaction, retrying while the database is away;
         commit their offsets after. False if stopped while retrying (nothing committed)."""
         events: list[TaskEvent] = []
+        spans: list[Span] = []
         offsets: dict[tuple[str, int], int] = {}
         for message in messages:
             error = message.error()
@@ -83,14 +89,30 @@ class StatsConsumer:
                 self._handler.dropped()
             else:
                 events.append(event)
+                if self._tracer is not None:
+                    span = _process_span(self._tracer, message, event)
+                    if span is not None:
+                        spans.append(span)
         backoff = 0.5
-        while events and self._handler.handle_batch(events) is Outcome.RETRY:
-            if stop.wait(backoff):
-                return False
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        try:
+            while events and self._handler.handle_batch(events) is Outcome.RETRY:
+                if stop.wait(backoff):
+                    return False
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        finally:
+            for span in spans:
+                span.end()
         if offsets:
             self._consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
                 asynchronous=True,
             )
         return True
+
+
+def _process_span(tracer: Tracer, message: Message, event: TaskEvent) -> Span | None:
+    """From the record's ``traceparent`` header (the relay's span) or, without one, the event's."""
+    header = dict(message.headers() or []).get(trace_context.TRACEPARENT)
+    return trace_context.start_process_span(
+        tracer, message.topic() or "", event, trace_context.context_of(header)
+    )

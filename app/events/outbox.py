@@ -56,6 +56,7 @@ class PendingEvent:
     topic: str
     task_id: uuid.UUID
     payload: str
+    traceparent: str | None = None
 
 
 def enqueue(session: Session, event: TaskEvent) -> None:
@@ -66,6 +67,7 @@ def enqueue(session: Session, event: TaskEvent) -> None:
             topic=event.kind.topic,
             task_id=event.data.task.id,
             payload=event.to_json(),
+            traceparent=event.traceparent,
             created_at=event.time,
         )
     )
@@ -87,7 +89,13 @@ def claim(session: Session, limit: int) -> list[PendingEvent]:
     # time in py-spy at 35k events/s.
     connection = session.connection()
     rows = connection.execute(
-        select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.task_id, OutboxEvent.payload)
+        select(
+            OutboxEvent.id,
+            OutboxEvent.topic,
+            OutboxEvent.task_id,
+            OutboxEvent.payload,
+            OutboxEvent.traceparent,
+        )
         .where(OutboxEvent.published_at.is_(None))
         .order_by(OutboxEvent.id)
         .limit(limit)

@@ -30,9 +30,10 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from opentelemetry.trace import Span, Tracer
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.events import outbox
+from app.events import outbox, trace_context
 from app.events.outbox import PendingEvent
 from app.events.wakeup import OutboxWakeup
 from app.metrics import Metrics
@@ -62,8 +63,14 @@ class KafkaPublisher:
     """An idempotent producer that reports which events the broker acknowledged."""
 
     def __init__(
-        self, bootstrap_servers: str, *, topic_prefix: str, message_timeout_ms: int
+        self,
+        bootstrap_servers: str,
+        *,
+        topic_prefix: str,
+        message_timeout_ms: int,
+        tracer: Tracer | None = None,
     ) -> None:
+        """``tracer``: a span per traced event (app.events.trace_context); ``None``: none."""
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
             "enable.idempotence": True,
@@ -81,6 +88,7 @@ class KafkaPublisher:
         self._prefix = topic_prefix
         self._flush_timeout = message_timeout_ms / 1000 + FLUSH_GRACE_SECONDS
         self._fatal: KafkaError | None = None
+        self._tracer = tracer
         self._producer = Producer(self._config)
 
     @property
@@ -105,13 +113,15 @@ class KafkaPublisher:
 
         producer = self._producer
         values = [event.payload.encode() for event in events]
-        for event, value in zip(events, values, strict=True):
+        spans = self._start_spans(events)
+        for event, value, span in zip(events, values, spans, strict=True):
             while True:
                 try:
                     producer.produce(
                         self._prefix + event.topic,
                         value=value,
                         key=str(event.task_id).encode(),
+                        headers=None if span is None else trace_context.record_headers(span),
                         on_delivery=on_delivery,
                     )
                     break
@@ -119,6 +129,9 @@ class KafkaPublisher:
                     # The local queue is full: let deliveries drain it, then try again.
                     producer.poll(0.1)
         remaining = producer.flush(self._flush_timeout)
+        lost = set(failed)
+        acknowledged = [not remaining and value not in lost for value in values]
+        trace_context.end_publish_spans(spans, acknowledged)
         if remaining:
             log.error(
                 "%d deliveries unreported after flush; the batch stays in the outbox", remaining
@@ -128,8 +141,17 @@ class KafkaPublisher:
             log.warning(
                 "%d of %d deliveries failed; they stay in the outbox", len(failed), len(events)
             )
-        lost = set(failed)
-        return {event.id for event, value in zip(events, values, strict=True) if value not in lost}
+        return {event.id for event, ok in zip(events, acknowledged, strict=True) if ok}
+
+    def _start_spans(self, events: Sequence[PendingEvent]) -> list[Span | None]:
+        """One producer span per traced event, from produce to its delivery report."""
+        tracer = self._tracer
+        if tracer is None:
+            return [None] * len(events)
+        return [
+            trace_context.start_publish_span(tracer, self._prefix + e.topic, e.traceparent)
+            for e in events
+        ]
 
     def reachable(self, timeout: float) -> bool:
         try:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.cache import TaskCache
 from app.events import outbox
 from app.events.cloudevents import EventKind, TaskEvent
+from app.events.trace_context import current_traceparent
 from app.models import Task, TaskPriority, TaskStatus, TaskTag, utcnow
 from app.schemas import TaskCreate, TaskPage, TaskPublic, TaskUpdate
 
@@ -164,6 +165,7 @@ class TaskService:
             user_id=self._user_id,
             source=self._source,
             request_id=self._request_id,
+            traceparent=current_traceparent(),
             previous_status=previous,
         )
         outbox.enqueue(self._session, event)

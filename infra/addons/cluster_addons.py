@@ -2,7 +2,8 @@
 
 The app's Dapr Components, its cert-manager annotations and its PodMonitors and PrometheusRule
 only work once the add-ons' CRDs and webhooks are in: ``dapr_ready``, ``cert_manager_ready`` and
-``monitoring_ready`` are the resources to pass as ``depends_on``. They are empty when an add-on
+``monitoring_ready`` are the resources to pass as ``depends_on``; ``tracing_ready`` is what the
+pods that export spans wait for. They are empty when an add-on
 is off (the cluster is assumed to have it).
 """
 
@@ -15,6 +16,7 @@ from infra.addons.cert_manager import CertManager, CertManagerArgs
 from infra.addons.cloud import CloudName
 from infra.addons.dapr import DaprControlPlane, DaprControlPlaneArgs
 from infra.addons.ingress_nginx import IngressNginx, IngressNginxArgs
+from infra.addons.jaeger import Jaeger, JaegerArgs
 from infra.addons.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
 from infra.addons.metrics_server import MetricsServer, MetricsServerArgs
 from infra.addons.settings import AddonsSettings, check_for_cloud
@@ -43,6 +45,7 @@ class ClusterAddons(pulumi.ComponentResource):
     dapr_ready: list[pulumi.Resource]
     cert_manager_ready: list[pulumi.Resource]
     monitoring_ready: list[pulumi.Resource]
+    tracing_ready: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None
@@ -86,4 +89,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 child,
             )
             self.monitoring_ready = list(monitoring.ready)
+        self.tracing_ready = []
+        if settings.jaeger.enabled:
+            self.tracing_ready = list(Jaeger(f"{name}-jaeger", JaegerArgs(), child).ready)
         self.register_outputs({"ingress_class_name": self.ingress_class_name})

@@ -77,6 +77,15 @@ class KubePrometheusStackSettings(SettingsModel):
     )
 
 
+class JaegerSettings(SettingsModel):
+    enabled: bool = Field(
+        default=False,
+        description="Install Jaeger (all-in-one, in-memory) in `tracing`; `tracing.enabled` "
+        "then sends the service's and Dapr's spans to it unless `tracing.endpoint` names "
+        "another collector.",
+    )
+
+
 class AddonsSettings(SettingsModel):
     """The ``addons`` block of a stack."""
 
@@ -85,6 +94,7 @@ class AddonsSettings(SettingsModel):
     dapr: DaprSettings = DaprSettings()
     metrics_server: MetricsServerSettings = MetricsServerSettings()
     kube_prometheus_stack: KubePrometheusStackSettings = KubePrometheusStackSettings()
+    jaeger: JaegerSettings = JaegerSettings()
 
 
 def check_for_cloud(

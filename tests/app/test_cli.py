@@ -126,7 +126,7 @@ def test_serve_told_not_to_migrate_refuses_a_schema_that_is_behind(
         TODO_MIGRATE_ON_START="false",
     )
     assert line == (
-        "todo-api: the database schema is at no revision, this version needs 0006; run "
+        "todo-api: the database schema is at no revision, this version needs 0007; run "
         "`todo-api migrate`, or set TODO_MIGRATE_ON_START=true so that it migrates as it starts"
     )
 

@@ -23,7 +23,7 @@ from tests.app.helpers import add_users
 from tests.app.roles import TABLES as ALL_TABLES
 
 TABLES = ALL_TABLES - {"alembic_version"}
-HEAD = "0006"
+HEAD = "0007"
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

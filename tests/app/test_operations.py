@@ -56,7 +56,7 @@ def test_readyz_is_unavailable_while_the_schema_is_behind(
             "database": "ok",
             "schema": "behind",
             "cache": "disabled",
-            "reason": "the database schema is at 0001, this version needs 0006; "
+            "reason": "the database schema is at 0001, this version needs 0007; "
             "run `todo-api migrate`",
         }
         assert (client.head("/readyz").status_code, client.head("/readyz").content) == (503, b"")

@@ -6,9 +6,7 @@ converted resources, on the shared development servers.
 
 from __future__ import annotations
 
-import re
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,9 +14,7 @@ import pytest
 
 from bench.dapr_self_hosted import BACKEND_APP_ID, DevServers, SelfHostedApp, convert
 from bench.daprd import Daprd, daprd_binary
-from bench.database import drop_database, recreate_database
-from bench.processes import ApiServer, ServiceEnv, migrate
-from bench.topics import create_topics, delete_topics, task_topics
+from bench.processes import ApiServer, ServiceEnv
 from tests.infra.manifests import Manifest, render
 
 STACK = "dev"
@@ -40,16 +36,6 @@ def dev_servers(redis_url: str, kafka_bootstrap: str) -> DevServers:
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str) -> Iterator[str]:
-    """A topic prefix of this test's own, with the four task topics created."""
-    prefix = f"dapr-{uuid.uuid4().hex[:10]}."
-    names = task_topics(prefix)
-    create_topics(kafka_bootstrap, names)
-    yield prefix
-    delete_topics(kafka_bootstrap, names)
-
-
-@pytest.fixture
 def convert_dev(
     dev_manifests: list[Manifest], dev_servers: DevServers, topics: str, tmp_path: Path
 ) -> Callable[[list[Manifest]], SelfHostedApp]:
@@ -66,23 +52,6 @@ def convert_dev(
         )
 
     return run
-
-
-@pytest.fixture
-def service_env(
-    database_url: str, redis_url: str, kafka_bootstrap: str, request: pytest.FixtureRequest
-) -> Iterator[ServiceEnv]:
-    """The development servers, with a fresh database of this test's own."""
-    name = "dapr_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
-    env = ServiceEnv(
-        database_url=recreate_database(database_url, name),
-        redis_url=redis_url,
-        kafka_bootstrap=kafka_bootstrap,
-        log_level="INFO",
-    )
-    migrate(env)
-    yield env
-    drop_database(database_url, name)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from app.core.config import SECRET_FILE_SETTINGS, Settings
 from app.db_roles import roles_for
 from app.events.cloudevents import EventKind
 from stacks.render import Rendered, plain
+from tests.infra.manifests import render as render_stack
 
 PREFIX = "TODO_"
 
@@ -89,11 +90,16 @@ def _environment(
     return environment
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_every_todo_variable_the_infra_sets_is_a_service_setting(stacks, stack):
-    settings = {f"{PREFIX}{name}".upper() for name in Settings.model_fields} | {
+def _setting_names() -> set[str]:
+    """Every variable the service reads as a setting."""
+    return {f"{PREFIX}{name}".upper() for name in Settings.model_fields} | {
         f"{PREFIX}{name}_FILE".upper() for name in SECRET_FILE_SETTINGS
     }
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_todo_variable_the_infra_sets_is_a_service_setting(stacks, stack):
+    settings = _setting_names()
     containers = {where: (pod, c) for where, pod, c in _app_containers(stacks[stack])}
     assert {"todo-backend/api", "todo-backend/migrate", "todo-relay/relay"} <= containers.keys()
     for where, (pod, container) in containers.items():
@@ -181,3 +187,22 @@ def test_the_api_subscribes_to_the_topics_the_stack_creates_on_its_pubsub(
     (binding,) = [c for c in components.values() if c["spec"]["type"].startswith("bindings.")]
     publish = {i["name"]: i["value"] for i in binding["spec"]["metadata"] if "value" in i}
     assert publish["publishTopic"] in created
+
+
+def test_the_service_reads_the_tracing_the_stack_configures(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """With ``tracing.enabled`` the containers get TODO_TRACING_ENABLED (a setting the service
+    has, which it accepts) beside the SDK's OTEL_* variables."""
+    rendered = render_stack("prod", tracing={"enabled": True}, addons={"jaeger": {"enabled": True}})
+    settings = _setting_names()
+    for where, pod, container in _app_containers(rendered):
+        environment = _environment(rendered, pod, container, tmp_path)
+        names = {n for n in environment if n.startswith(PREFIX)}
+        assert names <= settings, f"{where}: the service has no setting {names - settings}"
+        for name in [n for n in os.environ if n.startswith((PREFIX, "OTEL_"))]:
+            monkeypatch.delenv(name)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        assert Settings().tracing_enabled is True, where
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://jaeger."), where

@@ -16,6 +16,7 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
+from opentelemetry import context, trace
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +25,7 @@ from app.api.openapi import INVALID, TOO_LARGE, error_docs
 from app.core.config import Settings
 from app.events.cloudevents import EventKind
 from app.events.handler import Outcome, parse
+from app.events.trace_context import start_process_span
 
 router = APIRouter(tags=["events"], responses=TOO_LARGE)
 
@@ -112,5 +114,14 @@ async def deliver(
     event = parse(body) if isinstance(body, dict) else None
     if event is None or event.kind is not kind:
         return DaprStatus(status=_STATUS[runtime.handler.dropped()])
-    outcome = await run_in_threadpool(runtime.handler.handle, event)
+    tracer = runtime.tracing.tracer
+    span = None
+    if tracer is not None:
+        topic = runtime.settings.kafka_topic_prefix + kind.topic
+        span = start_process_span(tracer, topic, event, context.get_current())
+    if span is None:
+        outcome = await run_in_threadpool(runtime.handler.handle, event)
+    else:
+        with trace.use_span(span, end_on_exit=True):
+            outcome = await run_in_threadpool(runtime.handler.handle, event)
     return DaprStatus(status=_STATUS[outcome])
