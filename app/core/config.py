@@ -38,6 +38,8 @@ ENV_PREFIX = "TODO_"
 SECRET_FILE_SETTINGS: tuple[str, ...] = (
     "database_url",
     "database_admin_url",
+    "database_monitor_url",
+    "database_backup_url",
     "redis_url",
     "jwt_secret",
     "dapr_app_token",
@@ -105,6 +107,17 @@ class Settings(BaseSettings):
         "owner, or a CREATEROLE role owning the database) that creates the migration role and "
         "the app role (the user of TODO_DATABASE_URL) and runs the migrations as the former "
         "(app/db_roles.py). Unset: `migrate` runs as TODO_DATABASE_URL's user and makes no role.",
+    )
+    database_monitor_url: str | None = Field(
+        None,
+        description="PostgreSQL only, with TODO_DATABASE_ADMIN_URL: `migrate` makes its user a "
+        "login role in pg_monitor, for postgres_exporter, with its password. Unset: no such role.",
+    )
+    database_backup_url: str | None = Field(
+        None,
+        description="PostgreSQL only: `migrate` (with TODO_DATABASE_ADMIN_URL) makes its user a "
+        "login role in pg_read_all_data, and `backup` dumps as it. Unset: `backup` logs in as "
+        "TODO_DATABASE_ADMIN_URL's user, else TODO_DATABASE_URL's.",
     )
     database_migration_role: str = Field(
         "todo_migrator",
@@ -268,13 +281,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _admin_on_postgres(self) -> Settings:
-        if self.database_admin_url is not None and (
-            self.is_sqlite or self.database_admin_url.startswith("sqlite")
+        for name, url in (
+            ("TODO_DATABASE_ADMIN_URL", self.database_admin_url),
+            ("TODO_DATABASE_MONITOR_URL", self.database_monitor_url),
+            ("TODO_DATABASE_BACKUP_URL", self.database_backup_url),
         ):
-            raise ValueError(
-                "TODO_DATABASE_ADMIN_URL is for PostgreSQL roles: set it only with a PostgreSQL "
-                "TODO_DATABASE_URL, and to a PostgreSQL URL"
-            )
+            if url is not None and (self.is_sqlite or url.startswith("sqlite")):
+                raise ValueError(
+                    f"{name} is for PostgreSQL roles: set it only with a PostgreSQL "
+                    "TODO_DATABASE_URL, and to a PostgreSQL URL"
+                )
         return self
 
     @model_validator(mode="after")

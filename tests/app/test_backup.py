@@ -261,8 +261,8 @@ def test_backup_refuses_a_destination_it_cannot_write(
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
     for dest, reason in [
-        ("s3://todo-backups/prod", "only a folder on a mounted volume is supported"),
-        ("gs://todo-backups", "only a folder on a mounted volume is supported"),
+        ("ftp://todo-backups/prod", "a URL of a kind not supported"),
+        ("gs://Todo_Backups", "is not a valid GCS bucket name"),
         (str(tmp_path / "missing"), "does not exist"),
         (str(a_file), "is not a folder"),
     ]:
@@ -326,7 +326,7 @@ def test_restore_refuses_what_is_not_a_dump_and_leaves_the_database(
         (str(plain), "is not a pg_dump custom-format archive"),
         (str(tmp_path / "missing.dump"), "does not exist"),
         (str(tmp_path), "is not a file"),
-        ("az://backups/todo.dump", "only a file on a mounted volume is supported"),
+        ("https://backups/todo.dump", "a URL of a kind not supported"),
     ]:
         line = _refused(tmp_path, ["restore", "--from", source], TODO_DATABASE_URL=url)
         assert line.startswith("todo-api: restore: the restore source"), line
