@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.cluster.access import cluster_provider
 from infra.cluster.aks_backups import AksBackupStore
+from infra.cluster.azure_roles import grant_builtin_role
 from infra.cluster.backup_store import BackupAccount
 from infra.cluster.settings import AksSettings, NodePool
 from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
@@ -64,19 +65,10 @@ def _registry(
         tags=dict(tags),
         opts=opts,
     )
-    subscription = azure.authorization.get_client_config_output(
-        opts=pulumi.InvokeOutputOptions(parent=opts.parent)
-    ).subscription_id
-    pull = azure.authorization.RoleAssignment(
+    pull = grant_builtin_role(
         f"{name}-kubelet-pull",
+        role=ACR_PULL_ROLE,
         principal_id=cluster.identity_profile.apply(_kubelet_object_id),
-        principal_type="ServicePrincipal",
-        role_definition_id=subscription.apply(
-            lambda sub: (
-                f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
-                f"roleDefinitions/{ACR_PULL_ROLE}"
-            )
-        ),
         scope=registry.id,
         opts=opts,
     )

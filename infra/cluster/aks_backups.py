@@ -21,6 +21,7 @@ from pulumi_azure_native import containerservice as aks
 from pulumi_azure_native import storage
 
 from infra.backup import ObjectDestination
+from infra.cluster.azure_roles import grant_builtin_role
 from infra.cluster.backup_store import BackupAccount
 
 BLOB_CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
@@ -146,19 +147,10 @@ class AksBackupStore(pulumi.ComponentResource):
             audiences=[TOKEN_AUDIENCE],
             opts=child,
         )
-        subscription = azure.authorization.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).subscription_id
-        role = azure.authorization.RoleAssignment(
+        role = grant_builtin_role(
             f"{name}-blob-contributor",
+            role=BLOB_CONTRIBUTOR_ROLE,
             principal_id=identity.principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=subscription.apply(
-                lambda sub: (
-                    f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
-                    f"roleDefinitions/{BLOB_CONTRIBUTOR_ROLE}"
-                )
-            ),
             scope=container.id,
             opts=child,
         )

@@ -279,16 +279,9 @@ def pg_dump(database_url: str) -> Path:
         return program("pg_dump", server_major(server))
 
 
-def test_a_failed_dump_leaves_no_file(
-    new_postgres: Callable[..., str], pg_dump: Path, tmp_path: Path
-) -> None:
-    """pg_dump failing after it wrote into the file (here the real one runs, then the wrapper
-    exits 1 as when the connection drops at the end) leaves the folder as it was."""
-    url = new_postgres()
-    real = _run_cli(["backup", "--to", str(tmp_path)], cli_env(TODO_DATABASE_URL=url))
-    assert real.returncode == 0, real.stderr
-    good = Path(real.stdout.strip().splitlines()[-1])
-    bindir = tmp_path / "bin"
+def dying_pg_dump(pg_dump: Path, bindir: Path) -> Path:
+    """A folder whose pg_dump runs the real one to its end, then fails as when the connection
+    drops at the end: everything was written, and the dump must still count as failed."""
     bindir.mkdir()
     dying = bindir / "pg_dump"
     dying.write_text(
@@ -299,6 +292,19 @@ def test_a_failed_dump_leaves_no_file(
         "exit 1\n"
     )
     dying.chmod(0o755)
+    return bindir
+
+
+def test_a_failed_dump_leaves_no_file(
+    new_postgres: Callable[..., str], pg_dump: Path, tmp_path: Path
+) -> None:
+    """pg_dump failing after it wrote into the file (here the real one runs, then the wrapper
+    exits 1 as when the connection drops at the end) leaves the folder as it was."""
+    url = new_postgres()
+    real = _run_cli(["backup", "--to", str(tmp_path)], cli_env(TODO_DATABASE_URL=url))
+    assert real.returncode == 0, real.stderr
+    good = Path(real.stdout.strip().splitlines()[-1])
+    bindir = dying_pg_dump(pg_dump, tmp_path / "bin")
     done = _run_cli(
         ["backup", "--to", str(tmp_path)],
         cli_env(TODO_DATABASE_URL=url, TODO_PG_BINDIR=str(bindir)),

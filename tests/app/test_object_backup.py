@@ -31,7 +31,7 @@ from tests.app.object_stores import (
     free_port,
     s3_server,
 )
-from tests.app.test_backup import checksums, pg_dump, write_tasks
+from tests.app.test_backup import checksums, dying_pg_dump, pg_dump, write_tasks
 from tests.app.test_cli import _refused, _run_cli
 
 __all__ = ["azurite", "pg_dump", "s3_server"]
@@ -153,17 +153,7 @@ def test_a_failed_dump_leaves_no_object_and_prunes_nothing(
     bucket = _bucket()
     create_s3_bucket(s3_server, bucket)
     good = _backup(url, f"s3://{bucket}/p", s3_server.env)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    dying = bindir / "pg_dump"
-    dying.write_text(
-        "#!/bin/sh\n"
-        f'[ "$1" = --version ] && exec {pg_dump} --version\n'
-        f'{pg_dump} "$@" || exit 3\n'
-        'echo "pg_dump: error: connection to server lost" >&2\n'
-        "exit 1\n"
-    )
-    dying.chmod(0o755)
+    bindir = dying_pg_dump(pg_dump, tmp_path / "bin")
     done = _run_cli(
         ["backup", "--to", f"s3://{bucket}/p", "--keep", "1"],
         cli_env(TODO_DATABASE_URL=url, TODO_PG_BINDIR=str(bindir), **s3_server.env),
