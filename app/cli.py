@@ -159,18 +159,20 @@ def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
     from app import backup
     from app.pg_tools import Connection, PgToolError
 
-    if settings.is_sqlite:
+    if args.command == "backup" and settings.database_backup_url is not None:
+        # A dump needs only reading: the backup role's URL is all the backup Job holds.
+        connection = Connection.parse(settings.database_backup_url)
+    elif settings.is_sqlite:
         print(
             f"todo-api: {args.command} needs PostgreSQL: TODO_DATABASE_URL is SQLite",
             file=sys.stderr,
         )
         return 2
-    database = Connection.parse(settings.database_url).database
-    # A dump needs only reading (the backup role); a restore recreates what the roles own.
-    login = settings.database_admin_url or settings.database_url
-    if args.command == "backup" and settings.database_backup_url is not None:
-        login = settings.database_backup_url
-    connection = Connection.parse(login).to(database)
+    else:
+        # A restore recreates what the roles own: the administrator, when there is one.
+        database = Connection.parse(settings.database_url).database
+        login = settings.database_admin_url or settings.database_url
+        connection = Connection.parse(login).to(database)
     try:
         if args.command == "backup":
             print(backup.backup(connection, args.to, bindir=settings.pg_bindir, keep=args.keep))

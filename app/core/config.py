@@ -281,16 +281,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _admin_on_postgres(self) -> Settings:
+        if self.database_admin_url is not None and (
+            self.is_sqlite or self.database_admin_url.startswith("sqlite")
+        ):
+            raise ValueError(
+                "TODO_DATABASE_ADMIN_URL is for PostgreSQL roles: set it only with a PostgreSQL "
+                "TODO_DATABASE_URL, and to a PostgreSQL URL"
+            )
+        # The backup Job holds only its own URL (no TODO_DATABASE_URL): each must be PostgreSQL.
         for name, url in (
-            ("TODO_DATABASE_ADMIN_URL", self.database_admin_url),
             ("TODO_DATABASE_MONITOR_URL", self.database_monitor_url),
             ("TODO_DATABASE_BACKUP_URL", self.database_backup_url),
         ):
-            if url is not None and (self.is_sqlite or url.startswith("sqlite")):
-                raise ValueError(
-                    f"{name} is for PostgreSQL roles: set it only with a PostgreSQL "
-                    "TODO_DATABASE_URL, and to a PostgreSQL URL"
-                )
+            if url is not None and url.startswith("sqlite"):
+                raise ValueError(f"{name} is for a PostgreSQL role: set it to a PostgreSQL URL")
         return self
 
     @model_validator(mode="after")

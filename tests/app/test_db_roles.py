@@ -224,8 +224,8 @@ def test_the_monitoring_role_reads_statistics_and_no_rows(
 def test_the_backup_role_dumps_every_table_and_writes_nothing(
     database: Database, tmp_path: Path
 ) -> None:
-    """`todo-api backup` with TODO_DATABASE_BACKUP_URL dumps as the backup role (no administrator
-    URL given), and that role cannot change a row or the structure."""
+    """`todo-api backup` with TODO_DATABASE_BACKUP_URL alone (all the backup CronJob holds)
+    dumps as the backup role, and that role cannot change a row or the structure."""
     password = "login-password-" + uuid.uuid4().hex
     app_password = "app-password-" + uuid.uuid4().hex
     assert database.migrate(app_password, tmp_path, logins_password=password).returncode == 0
@@ -235,10 +235,7 @@ def test_the_backup_role_dumps_every_table_and_writes_nothing(
     dumps.mkdir()
     done = _run_cli(
         ["backup", "--to", str(dumps)],
-        cli_env(
-            TODO_DATABASE_URL=database.app_url(app_password),
-            TODO_DATABASE_BACKUP_URL=database.backup_url(password),
-        ),
+        cli_env(TODO_DATABASE_BACKUP_URL=database.backup_url(password)),
     )
     assert done.returncode == 0, done.stderr
     dump = done.stdout.strip().splitlines()[-1]
