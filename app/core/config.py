@@ -116,8 +116,9 @@ class Settings(BaseSettings):
     database_backup_url: str | None = Field(
         None,
         description="PostgreSQL only: `migrate` (with TODO_DATABASE_ADMIN_URL) makes its user a "
-        "login role in pg_read_all_data, and `backup` dumps as it. Unset: `backup` logs in as "
-        "TODO_DATABASE_ADMIN_URL's user, else TODO_DATABASE_URL's.",
+        "login role in pg_read_all_data, and `backup` dumps its database as it (no other URL "
+        "needed). Unset: `backup` logs in as TODO_DATABASE_ADMIN_URL's user, else "
+        "TODO_DATABASE_URL's.",
     )
     database_migration_role: str = Field(
         "todo_migrator",
