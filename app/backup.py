@@ -17,26 +17,50 @@ Roles: both commands connect as ``TODO_DATABASE_ADMIN_URL`` (``migrate``'s admin
 it is set, else as ``TODO_DATABASE_URL``'s user, and work on TODO_DATABASE_URL's database. The
 app role cannot do either: it has no SELECT on sequences (a dump reads their positions), and a
 restore creates and renames databases and recreates objects owned by the migration role.
+A backup prefers ``TODO_DATABASE_BACKUP_URL`` when it is set: a login that may read every row
+(``pg_read_all_data``) and write nothing, which ``migrate`` provisions (``app/db_roles.py``).
+
+Object stores (``s3://``, ``gs://``, ``az://``: ``app/object_store.py``) have no rename, so the
+dump is streamed from ``pg_dump`` straight into the final key as a multipart upload, which the
+store makes visible only when it is completed. The upload is completed only after ``pg_dump``
+exited 0; a failed dump raises inside the upload, which aborts it, so no object appears. A
+restore from a URL first downloads the object into a private temporary file.
+
+Retention: with ``keep``, once a new dump is complete, the dumps of the same database in the
+same folder or prefix beyond the newest ``keep`` are deleted. Only names of the exact shape
+``<database>-<UTC stamp>.dump`` count, so nothing else there is touched, and at least one whole
+dump is always left.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import psycopg
 from psycopg import sql
 
+from app.object_store import ObjectUrl, ObjectUrlError, is_object_url, open_store
 from app.pg_tools import Connection, first_line, last_error, program, run, server_major
+
+if TYPE_CHECKING:
+    from obstore.store import ObjectStore
 
 MAINTENANCE_DATABASE = "postgres"
 """Where restore connects to create, rename and drop databases (not the one it replaces)."""
 TERMINATE_TIMEOUT_MS = 10_000
 """How long ending one session of the live database may take before the swap gives up."""
+UPLOAD_CHUNK = 8 * 1024 * 1024
+"""Bytes of pg_dump's output read at a time, and the multipart upload's part size (S3 asks
+at least 5 MiB of every part but the last)."""
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _MAX_IDENTIFIER = 63
 
@@ -60,12 +84,24 @@ def _stamp(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
+def dump_names(database: str) -> re.Pattern[str]:
+    """The names of ``database``'s dumps: the only files or objects retention deletes."""
+    return re.compile(rf"^{re.escape(database)}-[0-9]{{8}}T[0-9]{{6}}Z\.dump$")
+
+
+def _older(names: list[str], database: str, keep: int | None) -> list[str]:
+    """The dumps beyond the newest ``keep``; fixed-width UTC stamps sort as text in time order."""
+    pattern = dump_names(database)
+    dumps = sorted((name for name in names if pattern.match(name)), reverse=True)
+    return dumps[keep:] if keep is not None else []
+
+
 def _local(value: str, what: str, kind: Literal["folder", "file"]) -> Path:
     """``value`` as an existing folder or file, or one line saying why it is not."""
     if _URL.match(value):
         raise BackupInputError(
-            f"{what} {value} is a URL: only a {kind} on a mounted volume is supported in this "
-            "version (object stores such as s3://, gs:// and az:// are not)"
+            f"{what} {value} is a URL of a kind not supported: use a {kind} on a mounted volume "
+            "or an object-store URL (s3://, gs://, az://)"
         )
     path = Path(value)
     if not (path.is_dir() if kind == "folder" else path.is_file()):
@@ -74,24 +110,75 @@ def _local(value: str, what: str, kind: Literal["folder", "file"]) -> Path:
     return path
 
 
-def backup(connection: Connection, dest: str, *, bindir: str | None = None) -> Path:
-    """Dumps ``connection``'s database into the folder ``dest``; returns the dump's path."""
-    folder = _local(dest, "the backup destination", "folder")
+def _object_url(value: str, what: str) -> ObjectUrl:
+    try:
+        return ObjectUrl.parse(value)
+    except ObjectUrlError as exc:
+        raise BackupInputError(f"{what} {exc}") from None
+
+
+def _store(url: ObjectUrl, what: str) -> ObjectStore:
+    try:
+        return open_store(url)
+    except (ObjectUrlError, ValueError) as exc:
+        raise BackupInputError(f"{what} {url} cannot be used: {_one_line(exc)}") from None
+
+
+_STATUS = re.compile(r"status code: (\d{3} [^:<]+)")
+_CAUSE = re.compile(r"(Connection refused|dns error[^,)]*|timed out|certificate[^,)]*)", re.I)
+
+
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, in a few words: obstore's messages carry the whole request chain and the
+    server's XML; the HTTP status or the connection's failure is what an operator acts on."""
+    text = str(exc).strip()
+    status = _STATUS.search(text)
+    if status:
+        return f"the store answered {status.group(1).strip()}"
+    cause = _CAUSE.search(text)
+    if cause:
+        return cause.group(1)
+    first = (text.splitlines() or [type(exc).__name__])[0]
+    return first if len(first) <= 200 else first[:197] + "..."
+
+
+def backup(
+    connection: Connection, dest: str, *, bindir: str | None = None, keep: int | None = None
+) -> str:
+    """Dumps ``connection``'s database into the folder or object-store URL ``dest``, then
+    deletes its dumps there beyond the newest ``keep``; returns the dump's path or URL."""
+    what = "the backup destination"
+    target = _object_url(dest, what) if is_object_url(dest) else _local(dest, what, "folder")
     with connection.connect() as server:
         pg_dump = program("pg_dump", server_major(server), bindir)
-    final = folder / f"{connection.database}-{_stamp(None)}.dump"
+    name = f"{connection.database}-{_stamp(None)}.dump"
+    if isinstance(target, ObjectUrl):
+        return _backup_to_store(connection, pg_dump, target, name, keep)
+    return str(_backup_to_folder(connection, pg_dump, target, name, keep))
+
+
+def _backup_to_folder(
+    connection: Connection, pg_dump: Path, folder: Path, name: str, keep: int | None
+) -> Path:
+    final = folder / name
     partial = folder / f".{final.name}.partial"
     try:
         # Dumps hold password hashes: readable by their owner only.
         os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise BackupInputError(
-            f"the backup destination {dest} cannot be written: {exc.strerror}"
+            f"the backup destination {folder} cannot be written: {exc.strerror}"
         ) from None
-    dbname = connection.conninfo()
     try:
         done = run(
-            [str(pg_dump), "--format=custom", "--file", str(partial), "--dbname", dbname],
+            [
+                str(pg_dump),
+                "--format=custom",
+                "--file",
+                str(partial),
+                "--dbname",
+                connection.conninfo(),
+            ],
             env=connection.env(),
         )
         if done.returncode != 0:
@@ -101,6 +188,9 @@ def backup(connection: Connection, dest: str, *, bindir: str | None = None) -> P
         _fsync(folder)
     finally:
         partial.unlink(missing_ok=True)
+    for old in _older(os.listdir(folder), connection.database, keep):
+        (folder / old).unlink(missing_ok=True)
+        print(f"pruned {folder / old}", file=sys.stderr)
     return final
 
 
@@ -113,14 +203,97 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _listed(store: ObjectStore, url: ObjectUrl) -> list[str]:
+    """The names of the objects directly under ``url``'s prefix."""
+    import obstore
+
+    found = obstore.list_with_delimiter(store, url.prefix or None)
+    return [meta["path"].rsplit("/", 1)[-1] for meta in found["objects"]]
+
+
+def _backup_to_store(
+    connection: Connection, pg_dump: Path, url: ObjectUrl, name: str, keep: int | None
+) -> str:
+    import obstore
+    from obstore.exceptions import BaseError
+
+    what = "the backup destination"
+    store = _store(url, what)
+    try:
+        # Listing first: a missing bucket or refused credentials fail before any dump runs.
+        existing = _listed(store, url)
+    except (BaseError, OSError) as exc:
+        raise BackupInputError(f"{what} {url} cannot be written: {_one_line(exc)}") from None
+    key = url.key(name)
+    with tempfile.TemporaryFile() as errors:
+        dump = subprocess.Popen(  # noqa: S603 - a found client program and our own arguments
+            [str(pg_dump), "--format=custom", "--dbname", connection.conninfo()],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=connection.env(),
+        )
+        try:
+            obstore.put(store, key, _output(dump, errors), chunk_size=UPLOAD_CHUNK)
+        except BackupFailedError:
+            raise
+        except (BaseError, OSError) as exc:
+            raise BackupInputError(f"{what} {url} cannot be written: {_one_line(exc)}") from None
+        finally:
+            if dump.poll() is None:
+                dump.kill()
+            dump.wait()
+    for old in _older([*existing, name], connection.database, keep):
+        obstore.delete(store, url.key(old))
+        print(f"pruned {url.url(url.key(old))}", file=sys.stderr)
+    return url.url(key)
+
+
+def _output(dump: subprocess.Popen[bytes], errors: IO[bytes]) -> Iterator[bytes]:
+    """pg_dump's output; raising at its end, when pg_dump failed, aborts the upload."""
+    assert dump.stdout is not None
+    while block := dump.stdout.read(UPLOAD_CHUNK):
+        yield block
+    if dump.wait() != 0:
+        errors.seek(0)
+        message = last_error(errors.read().decode(errors="replace"))
+        raise BackupFailedError(f"pg_dump failed, no dump written: {message}")
+
+
 def _aside_name(database: str, role: str, stamp: str) -> str:
     suffix = f"_{role}_{stamp.lower()}"
     return database[: _MAX_IDENTIFIER - len(suffix)] + suffix
 
 
 def restore(connection: Connection, source: str, *, bindir: str | None = None) -> Restored:
-    """Restores the dump ``source`` as ``connection``'s database; see the module's docstring."""
-    path = _local(source, "the restore source", "file")
+    """Restores the dump ``source`` (a file or an object URL) as ``connection``'s database; see
+    the module's docstring."""
+    what = "the restore source"
+    if not is_object_url(source):
+        return _restore(connection, _local(source, what, "file"), source, bindir)
+    url = _object_url(source, what)
+    with tempfile.NamedTemporaryFile(prefix="restore-", suffix=".dump") as local:
+        _download(url, what, local)
+        return _restore(connection, Path(local.name), source, bindir)
+
+
+def _download(url: ObjectUrl, what: str, into: IO[bytes]) -> None:
+    """The object at ``url`` (its prefix is the key) into ``into``, a private temporary file."""
+    import obstore
+    from obstore.exceptions import BaseError, NotFoundError
+
+    store = _store(url, what)
+    try:
+        for block in obstore.get(store, url.prefix).stream(min_chunk_size=UPLOAD_CHUNK):
+            into.write(block)
+    except (NotFoundError, FileNotFoundError):
+        # obstore raises the built-in FileNotFoundError for a missing object.
+        raise BackupInputError(f"{what} {url} does not exist") from None
+    except (BaseError, OSError) as exc:
+        raise BackupInputError(f"{what} {url} cannot be read: {_one_line(exc)}") from None
+    into.flush()
+
+
+def _restore(connection: Connection, path: Path, source: str, bindir: str | None) -> Restored:
     target = connection.database
     with connection.to(MAINTENANCE_DATABASE).connect() as server:
         pg_restore = program("pg_restore", server_major(server), bindir)

@@ -35,12 +35,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     commands.add_parser("relay", help="publish outbox events to Kafka until stopped")
     commands.add_parser("consume", help="apply Kafka events to per-user stats until stopped")
-    backup = commands.add_parser("backup", help="write a pg_dump of the database into a folder")
-    backup.add_argument("--to", required=True, metavar="DIR", help="folder the dump goes into")
+    backup = commands.add_parser(
+        "backup", help="write a pg_dump of the database into a folder or an object store"
+    )
+    backup.add_argument(
+        "--to",
+        required=True,
+        metavar="DEST",
+        help="folder, or s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX",
+    )
+    backup.add_argument(
+        "--keep",
+        type=_positive,
+        metavar="N",
+        help="then delete this database's dumps in DEST beyond the newest N",
+    )
     restore = commands.add_parser(
         "restore", help="replace the database with a dump, once it restored in full"
     )
-    restore.add_argument("--from", required=True, dest="source", metavar="FILE")
+    restore.add_argument(
+        "--from", required=True, dest="source", metavar="SRC", help="dump file or object URL"
+    )
     args = parser.parse_args(argv)
 
     # JSON from the first line on: reading the settings may already warn (development key).
@@ -102,7 +117,13 @@ def _migrate(settings: Settings) -> int:
     admin_url = settings.database_admin_url
     try:
         roles = (
-            roles_for(admin_url, settings.database_url, settings.database_migration_role)
+            roles_for(
+                admin_url,
+                settings.database_url,
+                settings.database_migration_role,
+                monitor_url=settings.database_monitor_url,
+                backup_url=settings.database_backup_url,
+            )
             if admin_url is not None
             else None
         )
@@ -120,9 +141,17 @@ def _migrate(settings: Settings) -> int:
             roles.migration,
             roles.app,
         )
+        for login in roles.logins:
+            log.info("%s logs in as a member of %s", login.name, login.member_of)
     else:
         log.info("database schema is at the latest revision")
     return 0
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {value!r})")
+    return int(value)
 
 
 def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
@@ -131,17 +160,23 @@ def _backup_or_restore(settings: Settings, args: argparse.Namespace) -> int:
     from app import backup
     from app.pg_tools import Connection, PgToolError
 
-    if settings.is_sqlite:
+    if args.command == "backup" and settings.database_backup_url is not None:
+        # A dump needs only reading: the backup role's URL is all the backup Job holds.
+        connection = Connection.parse(settings.database_backup_url)
+    elif settings.is_sqlite:
         print(
             f"todo-api: {args.command} needs PostgreSQL: TODO_DATABASE_URL is SQLite",
             file=sys.stderr,
         )
         return 2
-    database = Connection.parse(settings.database_url).database
-    connection = Connection.parse(settings.database_admin_url or settings.database_url).to(database)
+    else:
+        # A restore recreates what the roles own: the administrator, when there is one.
+        database = Connection.parse(settings.database_url).database
+        login = settings.database_admin_url or settings.database_url
+        connection = Connection.parse(login).to(database)
     try:
         if args.command == "backup":
-            print(backup.backup(connection, args.to, bindir=settings.pg_bindir))
+            print(backup.backup(connection, args.to, bindir=settings.pg_bindir, keep=args.keep))
             return 0
         restored = backup.restore(connection, args.source, bindir=settings.pg_bindir)
     except (backup.BackupInputError, PgToolError) as exc:

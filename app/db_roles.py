@@ -15,8 +15,21 @@ this state before migrating:
   default privileges, on those later migrations create. It cannot create, alter, drop or
   truncate anything, nor write the migration history.
 
-Every step is idempotent, so running ``migrate`` again changes nothing but the app role's
-password verifier, which is how a rotated password reaches the database. The password never
+Two more logins, each for one job and each optional, are brought to the same state when their
+URL is set:
+
+- the monitoring role (the user of ``TODO_DATABASE_MONITOR_URL``), which postgres_exporter logs
+  in as: a member of ``pg_monitor``, so it reads every ``pg_stat_*`` view and setting the
+  exporter scrapes, and not one row of the app's tables;
+- the backup role (the user of ``TODO_DATABASE_BACKUP_URL``), which ``todo-api backup`` and the
+  backup CronJob log in as: a member of ``pg_read_all_data`` (PostgreSQL 14+), so ``pg_dump``
+  reads every table and sequence, and it can write none.
+
+Both hold no role attribute, like the app role. Granting a predefined role takes a superuser or
+an administrator holding it WITH ADMIN OPTION.
+
+Every step is idempotent, so running ``migrate`` again changes nothing but the login roles'
+password verifiers, which is how a rotated password reaches the database. The password never
 travels in plain text: the statement carries a SCRAM-SHA-256 verifier computed here (the form
 PostgreSQL stores), so neither the server's statement log nor ``pg_stat_activity`` can show it.
 """
@@ -69,31 +82,70 @@ _OWNED_FUNCTIONS = text(
 )
 
 
+MONITOR_GRANT = "pg_monitor"
+BACKUP_GRANT = "pg_read_all_data"
+
+
 class RoleError(ValueError):
     """The role settings cannot give least privilege; the message says which and why."""
 
 
 @dataclass(frozen=True)
+class Login:
+    """A login role for one job: its password and the one predefined role it is a member of."""
+
+    name: str
+    password: str
+    member_of: str
+
+    def __repr__(self) -> str:
+        return f"Login(name={self.name!r}, password='***', member_of={self.member_of!r})"
+
+
+@dataclass(frozen=True)
 class Roles:
-    """The two roles of a database: who migrates and who runs the service."""
+    """The roles of a database: who migrates, who runs the service, and the optional logins
+    of the exporter and the backup."""
 
     migration: str
     app: str
     app_password: str
+    logins: tuple[Login, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Roles(migration={self.migration!r}, app={self.app!r}, app_password='***')"
+        return (
+            f"Roles(migration={self.migration!r}, app={self.app!r}, app_password='***', "
+            f"logins={self.logins!r})"
+        )
 
 
-def roles_for(admin_url: str, app_url: str, migration_role: str) -> Roles:
-    """The roles ``migrate`` manages: the app role is the user of the service's own URL."""
+def roles_for(
+    admin_url: str,
+    app_url: str,
+    migration_role: str,
+    *,
+    monitor_url: str | None = None,
+    backup_url: str | None = None,
+) -> Roles:
+    """The roles ``migrate`` manages: the app role is the user of the service's own URL, the
+    monitoring and backup roles the users of theirs."""
     admin, app = make_url(admin_url), make_url(app_url)
     if not app.username or not app.password:
         raise RoleError("TODO_DATABASE_URL must name the app role and its password")
-    for setting, name in (
-        ("TODO_DATABASE_URL's user", app.username),
-        ("TODO_DATABASE_MIGRATION_ROLE", migration_role),
+    logins: list[Login] = []
+    named = [("TODO_DATABASE_URL's user", app.username)]
+    for setting, url, member_of in (
+        ("TODO_DATABASE_MONITOR_URL", monitor_url, MONITOR_GRANT),
+        ("TODO_DATABASE_BACKUP_URL", backup_url, BACKUP_GRANT),
     ):
+        if url is None:
+            continue
+        login = make_url(url)
+        if not login.username or not login.password:
+            raise RoleError(f"{setting} must name its role and its password")
+        logins.append(Login(login.username, login.password, member_of))
+        named.append((f"{setting}'s user", login.username))
+    for setting, name in (*named, ("TODO_DATABASE_MIGRATION_ROLE", migration_role)):
         if not _IDENTIFIER.match(name):
             raise RoleError(
                 f"{setting} {name!r} must be a lower-case SQL identifier (letters, digits, '_')"
@@ -108,7 +160,14 @@ def roles_for(admin_url: str, app_url: str, migration_role: str) -> Roles:
             f"TODO_DATABASE_URL's user {app.username!r} is the migration role: "
             "the service must not own the schema it writes to"
         )
-    return Roles(migration=migration_role, app=app.username, app_password=app.password)
+    everyone = (*named, ("TODO_DATABASE_MIGRATION_ROLE", migration_role))
+    for setting, name in named[1:]:
+        clash = [other for other, other_name in everyone if other_name == name and other != setting]
+        if clash:
+            raise RoleError(f"{setting} {name!r} is also {clash[0]}: each job needs its own role")
+    return Roles(
+        migration=migration_role, app=app.username, app_password=app.password, logins=tuple(logins)
+    )
 
 
 def scram_verifier(password: str, *, salt: bytes | None = None) -> str:
@@ -141,13 +200,12 @@ def prepare(connection: Connection, roles: Roles) -> None:
     runs take turns.
     """
     migration, app = _quote(connection, roles.migration), _quote(connection, roles.app)
-    password = scram_verifier(roles.app_password)
     if not _role_exists(connection, roles.migration):
         connection.exec_driver_sql(f"CREATE ROLE {migration} NOLOGIN")
-    verb = "ALTER" if _role_exists(connection, roles.app) else "CREATE"
-    # A verifier holds only base64 characters, '$' and ':': no quote to escape.
-    connection.exec_driver_sql(f"{verb} ROLE {app} WITH LOGIN PASSWORD '{password}'")
-    _refuse_attributes(connection, roles.app)
+    _login(connection, roles.app, roles.app_password)
+    for login in roles.logins:
+        _login(connection, login.name, login.password)
+        connection.exec_driver_sql(f"GRANT {login.member_of} TO {_quote(connection, login.name)}")
     # The administrator must be able to act as the migration role (SET ROLE, ALTER ... OWNER);
     # a superuser is anyway, a CREATEROLE administrator needs the membership.
     connection.exec_driver_sql(f"GRANT {migration} TO CURRENT_USER")
@@ -167,6 +225,17 @@ def prepare(connection: Connection, roles: Roles) -> None:
         )
 
 
+def _login(connection: Connection, role: str, password: str) -> None:
+    """``role`` exists, logs in with ``password`` and holds no role attribute."""
+    verb = "ALTER" if _role_exists(connection, role) else "CREATE"
+    verifier = scram_verifier(password)
+    # A verifier holds only base64 characters, '$' and ':': no quote to escape.
+    connection.exec_driver_sql(
+        f"{verb} ROLE {_quote(connection, role)} WITH LOGIN PASSWORD '{verifier}'"
+    )
+    _refuse_attributes(connection, role)
+
+
 def grant(connection: Connection, roles: Roles) -> None:
     """The app role's privileges on what exists after the migration; as the administrator."""
     app = _quote(connection, roles.app)
@@ -180,7 +249,7 @@ def grant(connection: Connection, roles: Roles) -> None:
 
 
 def _refuse_attributes(connection: Connection, role: str) -> None:
-    """Fail when the app role (made by someone else, earlier) holds more than it should."""
+    """Fail when a login role (made by someone else, earlier) holds more than it should."""
     row = connection.execute(
         text(
             "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls "
@@ -197,6 +266,6 @@ def _refuse_attributes(connection: Connection, role: str) -> None:
     ]
     if held:
         raise RoleError(
-            f"the app role {role!r} holds {', '.join(held)}: it must hold none; "
-            f"remove them (ALTER ROLE {role} NO{' NO'.join(held)}) or name another app role"
+            f"the role {role!r} holds {', '.join(held)}: it must hold none; "
+            f"remove them (ALTER ROLE {role} NO{' NO'.join(held)}) or name another role"
         )

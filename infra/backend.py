@@ -26,6 +26,8 @@ from infra.probes import http_probes
 from infra.secrets import (
     DAPR_APP_TOKEN_KEY,
     DATABASE_ADMIN_URL_KEY,
+    DATABASE_BACKUP_URL_KEY,
+    DATABASE_MONITOR_URL_KEY,
     DATABASE_URL_KEY,
     JWT_SECRET_KEY,
     REDIS_URL_KEY,
@@ -49,9 +51,15 @@ API_SECRETS: tuple[str, ...] = (
     DAPR_APP_TOKEN_KEY,
 )
 """The credentials the API reads: it signs tokens, caches and checks Dapr deliveries."""
-MIGRATE_SECRETS: tuple[str, ...] = (DATABASE_ADMIN_URL_KEY, DATABASE_URL_KEY)
+MIGRATE_SECRETS: tuple[str, ...] = (
+    DATABASE_ADMIN_URL_KEY,
+    DATABASE_URL_KEY,
+    DATABASE_MONITOR_URL_KEY,
+    DATABASE_BACKUP_URL_KEY,
+)
 """The migration needs the database and nothing else: the administrator's URL to create the
-roles and migrate, and the app's, whose user and password are the app role it creates."""
+roles and migrate, and the app's, the exporter's and the backup's, whose users and passwords
+are the login roles it creates."""
 
 
 def app_env(config_map_name: str) -> list[core.EnvFromSourceArgs]:

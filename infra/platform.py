@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import pulumi
 from pydantic import Field, SecretStr, model_validator
 
+from app.object_store import Scheme, bucket_problem
 from infra.addons import AddonsSettings, ClusterAddons, ClusterAddonsArgs, check_for_cloud
 from infra.addons.jaeger import OTLP_HTTP_ENDPOINT as JAEGER_OTLP_HTTP_ENDPOINT
 from infra.addons.kube_prometheus_stack import NAMESPACE as MONITORING_NAMESPACE
@@ -29,6 +30,7 @@ from infra.backend import API_PORT, Backend, BackendArgs
 from infra.backend import SERVICE_PORT as API_SERVICE_PORT
 from infra.backup import Backup, BackupArgs, BackupSettings
 from infra.cluster import ClusterSettings, NoCluster
+from infra.cluster.backup_store import BackupAccount, BackupStore
 from infra.component import SettingsModel
 from infra.cron import runs_every_day
 from infra.dapr.resources import Dapr, DaprArgs, configuration_name
@@ -87,6 +89,8 @@ WORKLOADS: tuple[str, ...] = (
     "kafka-topics",
 )
 """Every workload, each with its own ServiceAccount; the backup CronJob's, when it is on, too."""
+OBJECT_STORE_SCHEMES: dict[str, Scheme] = {"eks": "s3", "gke": "gs", "aks": "az"}
+"""The object store each cloud's stack keeps its dumps in."""
 
 
 class WorkloadSettings(SettingsModel):
@@ -233,6 +237,7 @@ class PlatformArgs(SettingsModel):
             )
         if self.network_policies.enabled:
             ingress_peers(self.network_policies, self.ingress.class_name)
+        self._backup_store_fits_the_cloud()
         if (
             self.tracing.enabled
             and self.tracing.endpoint is None
@@ -273,6 +278,41 @@ class PlatformArgs(SettingsModel):
             update={"tracing": dapr_tracing(self.tracing, self.tracing_endpoint)}
         )
 
+    def _backup_store_fits_the_cloud(self) -> None:
+        """``backup.objectStore`` needs a cloud cluster the stack makes, and names that cloud
+        accepts; each error names the key."""
+        store = self.backup.object_store
+        if store is None:
+            return
+        provider = self.cluster.provider
+        if not self.backup.enabled:
+            raise ValueError("backup.objectStore is set but backup.enabled is false")
+        scheme = OBJECT_STORE_SCHEMES.get(provider)
+        if scheme is None:
+            raise ValueError(
+                f"backup.objectStore needs cluster.provider eks, gke or aks (got {provider!r}): "
+                "the stack creates the bucket and its workload identity with the cluster"
+            )
+        problem = bucket_problem(scheme, store.bucket)
+        if problem:
+            raise ValueError(f"backup.objectStore.bucket: {problem}")
+        if (provider == "aks") != (store.account is not None):
+            raise ValueError(
+                "backup.objectStore.account is required with cluster.provider aks (the storage "
+                "account the stack creates) and only there"
+            )
+
+    def backup_account(self) -> BackupAccount | None:
+        """Who may use the backup bucket, when the stack makes one: the CronJob's account."""
+        store = self.backup.object_store
+        if store is None or not self.backup.enabled:
+            return None
+        return BackupAccount(
+            namespace=self.namespace,
+            service_account=service_account_name(self.instance, "backup"),
+            settings=store,
+        )
+
 
 class TodoPlatform(pulumi.ComponentResource):
     """The application platform; its attributes are the stack's outputs."""
@@ -282,7 +322,12 @@ class TodoPlatform(pulumi.ComponentResource):
     kafka_bootstrap: str
 
     def __init__(
-        self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: PlatformArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        backup_store: BackupStore | None = None,
     ) -> None:
         super().__init__("todo:infra:Platform", name, None, opts)
         ns, instance = args.namespace, args.instance
@@ -339,6 +384,8 @@ class TodoPlatform(pulumi.ComponentResource):
                 postgres_database=args.postgres.database,
                 postgres_user=args.postgres.user,
                 postgres_app_user=args.postgres.app_user,
+                postgres_monitor_user=args.postgres.monitor_user,
+                postgres_backup_user=args.postgres.backup_user,
                 redis_host=redis_host,
                 redis_port=REDIS_PORT,
                 redis_exporter_target=REDIS_EXPORTER_TARGET,
@@ -354,6 +401,9 @@ class TodoPlatform(pulumi.ComponentResource):
                 workloads=(*WORKLOADS, "backup") if args.backup.enabled else WORKLOADS,
             ),
             opts=in_namespace,
+            annotations={"backup": backup_store.service_account_annotations}
+            if backup_store
+            else None,
         )
 
         def account(workload: str) -> str:
@@ -391,14 +441,19 @@ class TodoPlatform(pulumi.ComponentResource):
                     instance=instance,
                     settings=args.backup,
                     image=args.postgres.image,
+                    app_image=args.app_image,
                     postgres_host=postgres.host,
                     postgres_port=postgres.port,
                     database=args.postgres.database,
-                    user=args.postgres.user,
+                    user=args.postgres.backup_user,
                     secret_name=secret,
                     service_account_name=account("backup"),
+                    destination=backup_store.destination if backup_store else None,
                 ),
-                opts=runs_as("backup", after=[postgres]),
+                # The bucket's grants first: a dump before them would be refused.
+                opts=runs_as(
+                    "backup", after=[postgres, *(backup_store.grants if backup_store else ())]
+                ),
             )
             if args.backup.enabled
             else None

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from infra.component import child_options
 from infra.labels import PinnedImage
 from infra.probes import exec_probes
-from infra.secrets import POSTGRES_PASSWORD_KEY, credential_files
+from infra.secrets import POSTGRES_MONITOR_PASSWORD_KEY, POSTGRES_PASSWORD_KEY, credential_files
 from infra.security import scratch_volume
 from infra.sizes import Size
 from infra.stateful import (
@@ -54,7 +54,7 @@ class PostgresSettings(DataServiceSettings):
     user: str = Field(
         default="todo",
         description="The administrator the server is initialised with (superuser, owner of the "
-        "database); only the migration step and the exporter log in as it.",
+        "database); only the migration step logs in as it.",
     )
     app_user: str = Field(
         default="todo_app",
@@ -65,8 +65,20 @@ class PostgresSettings(DataServiceSettings):
         default="todo_migrator",
         description="The role, without login, that owns the schema; migrations run as it.",
     )
+    monitor_user: str = Field(
+        default="todo_monitor",
+        description="The role postgres_exporter logs in as: a member of pg_monitor, no row of "
+        "the app's tables; the migration step creates it.",
+    )
+    backup_user: str = Field(
+        default="todo_backup",
+        description="The role the backup CronJob dumps as: a member of pg_read_all_data, it "
+        "reads every table and writes none; the migration step creates it.",
+    )
 
-    @field_validator("database", "user", "app_user", "migration_role")
+    @field_validator(
+        "database", "user", "app_user", "migration_role", "monitor_user", "backup_user"
+    )
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not value.isidentifier() or not value.islower():
@@ -74,12 +86,19 @@ class PostgresSettings(DataServiceSettings):
         return value
 
     @model_validator(mode="after")
-    def _three_roles(self) -> PostgresSettings:
-        names = {"user": self.user, "appUser": self.app_user, "migrationRole": self.migration_role}
+    def _one_role_per_job(self) -> PostgresSettings:
+        names = {
+            "user": self.user,
+            "appUser": self.app_user,
+            "migrationRole": self.migration_role,
+            "monitorUser": self.monitor_user,
+            "backupUser": self.backup_user,
+        }
         if len(set(names.values())) < len(names):
             raise ValueError(
-                f"user, appUser and migrationRole must be three roles (got {names}): the "
-                "service must not connect as the role that owns or administers the schema"
+                f"user, appUser, migrationRole, monitorUser and backupUser must be five roles "
+                f"(got {names}): no job may log in as the role that owns or administers the "
+                "schema, or as another job's"
             )
         return self
 
@@ -102,10 +121,11 @@ class Postgres(SingleInstance):
         child = child_options(self, opts)
         settings = args.settings
         names = postgres_names(args.instance, settings.image)
-        # The password as a file, in both containers: the image reads POSTGRES_PASSWORD_FILE,
-        # the exporter DATA_SOURCE_PASS_FILE; neither holds it in its environment.
+        # Passwords as files: the image reads POSTGRES_PASSWORD_FILE (the administrator's), the
+        # exporter DATA_SOURCE_PASS_FILE (the monitoring role's, nothing more).
         password = credential_files("postgres", args.secret_name, (POSTGRES_PASSWORD_KEY,))
-        (password_file,) = (variable.value for variable in password.env)
+        monitor = credential_files("exporter", args.secret_name, (POSTGRES_MONITOR_PASSWORD_KEY,))
+        (monitor_file,) = (variable.value for variable in monitor.env)
         ready = ["pg_isready", "-h", "127.0.0.1", "-U", settings.user, "-d", settings.database]
         database = container(
             "postgres",
@@ -137,16 +157,22 @@ class Postgres(SingleInstance):
                     name="DATA_SOURCE_URI",
                     value=f"127.0.0.1:{POSTGRES_PORT}/{settings.database}?sslmode=disable",
                 ),
-                core.EnvVarArgs(name="DATA_SOURCE_USER", value=settings.user),
-                core.EnvVarArgs(name="DATA_SOURCE_PASS_FILE", value=password_file),
+                # Until the migration step has made this role, scrapes report pg_up 0.
+                core.EnvVarArgs(name="DATA_SOURCE_USER", value=settings.monitor_user),
+                core.EnvVarArgs(name="DATA_SOURCE_PASS_FILE", value=monitor_file),
             ],
-            volume_mounts=[password.mount],
+            volume_mounts=[monitor.mount],
             health_path="/",
         )
         spec = pod_spec(
             containers=[database, exporter],
             service_account_name=args.service_account_name,
-            volumes=[scratch_volume("run", memory=True), scratch_volume("tmp"), password.volume],
+            volumes=[
+                scratch_volume("run", memory=True),
+                scratch_volume("tmp"),
+                password.volume,
+                monitor.volume,
+            ],
             uid=POSTGRES_UID,
             # A clean shutdown writes a checkpoint; being killed means crash recovery on start.
             termination_grace_period_seconds=60,

@@ -1,5 +1,8 @@
 """One ServiceAccount per workload, and no API permission for any of them.
 
+On the cloud stacks the backup CronJob's account also carries its cloud's workload identity
+annotation, which maps it to the one cloud identity allowed to use the backup bucket.
+
 No workload of the platform manages Kubernetes objects or reads them, so no account can list,
 watch, read or write anything, and token automount is off on every account. That holds for
 the Dapr sidecars too: Dapr's operator resolves the Components' ``secretKeyRef`` with its own
@@ -8,6 +11,8 @@ token the injector mounts for it alone (:mod:`infra.dapr.sidecar`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes.core.v1 as core
@@ -43,8 +48,16 @@ class Rbac(pulumi.ComponentResource):
     account exists before the first pod is created and outlives the last one."""
 
     def __init__(
-        self, name: str, args: RbacArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: RbacArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        annotations: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
     ) -> None:
+        """``annotations`` by workload: what a cloud's workload identity reads on the account
+        (an IAM role's ARN, a Google service account, an Azure client id). They arrive as the
+        identity's outputs, so the account is made after the identity it names."""
         super().__init__("todo:infra:Rbac", name, None, opts)
         child = child_options(self, opts)
         self.accounts = {}
@@ -55,6 +68,7 @@ class Rbac(pulumi.ComponentResource):
                     service_account_name(args.instance, workload),
                     namespace=args.namespace,
                     labels=unversioned_labels("todo", args.instance, workload),
+                    annotations=(annotations or {}).get(workload),
                 ),
                 automount_service_account_token=False,
                 opts=child,

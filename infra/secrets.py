@@ -19,7 +19,11 @@ The database has two logins (``app/db_roles.py``): the administrator (``postgres
 migration holds, and the app role (``postgres.appUser``), whose URL ``TODO_DATABASE_URL`` the
 API and the relay connect with. The app role's password is derived from ``postgresPassword``
 the same way, for the same reasons; the migration sets it at every run, so rotating
-``postgresPassword`` rotates it once the backend rolls.
+``postgresPassword`` rotates it once the backend rolls. Two more logins are derived the same
+way: the monitoring role (``postgres.monitorUser``, postgres_exporter's, which reads
+``POSTGRES_MONITOR_PASSWORD``) and the backup role (``postgres.backupUser``, the backup
+CronJob's: ``POSTGRES_BACKUP_PASSWORD`` for the volume's script, ``TODO_DATABASE_BACKUP_URL``
+for ``todo-api backup``); the migration holds their URLs to provision them.
 """
 
 from __future__ import annotations
@@ -48,12 +52,18 @@ DAPR_APP_TOKEN_KEY = "TODO_DAPR_APP_TOKEN"  # noqa: S105 - a key name, not a tok
 DAPR_INJECTOR_TOKEN_KEY = "token"  # noqa: S105 - the key Dapr's injector reads, not a token
 DATABASE_URL_KEY = "TODO_DATABASE_URL"
 DATABASE_ADMIN_URL_KEY = "TODO_DATABASE_ADMIN_URL"
+DATABASE_MONITOR_URL_KEY = "TODO_DATABASE_MONITOR_URL"
+DATABASE_BACKUP_URL_KEY = "TODO_DATABASE_BACKUP_URL"
+POSTGRES_MONITOR_PASSWORD_KEY = "POSTGRES_MONITOR_PASSWORD"  # noqa: S105 - a key name
+POSTGRES_BACKUP_PASSWORD_KEY = "POSTGRES_BACKUP_PASSWORD"  # noqa: S105 - a key name
 REDIS_URL_KEY = "TODO_REDIS_URL"
 
 # A JWT's signed input always starts with "eyJ" (a base64url JSON header), so no token the API
 # signs with the same key can equal this label's MAC.
 _DAPR_APP_TOKEN_LABEL = b"todo-evolution: dapr app token"
 _POSTGRES_APP_PASSWORD_LABEL = b"todo-evolution: postgres app role"
+_POSTGRES_MONITOR_PASSWORD_LABEL = b"todo-evolution: postgres monitoring role"
+_POSTGRES_BACKUP_PASSWORD_LABEL = b"todo-evolution: postgres backup role"
 
 
 SECRETS_DIR = "/var/run/secrets/todo"
@@ -120,6 +130,14 @@ def postgres_app_password(postgres_password: SecretStr) -> str:
     return _derived(postgres_password, _POSTGRES_APP_PASSWORD_LABEL)
 
 
+def postgres_monitor_password(postgres_password: SecretStr) -> str:
+    return _derived(postgres_password, _POSTGRES_MONITOR_PASSWORD_LABEL)
+
+
+def postgres_backup_password(postgres_password: SecretStr) -> str:
+    return _derived(postgres_password, _POSTGRES_BACKUP_PASSWORD_LABEL)
+
+
 def _postgres_url(user: str, password: str, host: str, port: int, database: str) -> str:
     return (
         f"postgresql+psycopg://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
@@ -138,6 +156,8 @@ class CredentialsArgs(ComponentArgs):
     postgres_database: str
     postgres_user: str = Field(description="The administrator: the migration's login.")
     postgres_app_user: str = Field(description="The app role: the API's and relay's login.")
+    postgres_monitor_user: str = Field(description="postgres_exporter's login (pg_monitor).")
+    postgres_backup_user: str = Field(description="The backup's login (pg_read_all_data).")
     redis_host: str
     redis_port: int
     redis_exporter_target: str = Field(
@@ -166,6 +186,10 @@ class Credentials(pulumi.ComponentResource):
         database_url = _postgres_url(
             args.postgres_app_user, postgres_app_password(args.postgres_password), *where
         )
+        monitor_password = postgres_monitor_password(args.postgres_password)
+        backup_password = postgres_backup_password(args.postgres_password)
+        monitor_url = _postgres_url(args.postgres_monitor_user, monitor_password, *where)
+        backup_url = _postgres_url(args.postgres_backup_user, backup_password, *where)
         redis_url = (
             f"redis://:{quote(redis_password, safe='')}@{args.redis_host}:{args.redis_port}/0"
         )
@@ -188,6 +212,10 @@ class Credentials(pulumi.ComponentResource):
                     DAPR_APP_TOKEN_KEY: app_token,
                     DATABASE_URL_KEY: database_url,
                     DATABASE_ADMIN_URL_KEY: admin_url,
+                    DATABASE_MONITOR_URL_KEY: monitor_url,
+                    DATABASE_BACKUP_URL_KEY: backup_url,
+                    POSTGRES_MONITOR_PASSWORD_KEY: monitor_password,
+                    POSTGRES_BACKUP_PASSWORD_KEY: backup_password,
                     REDIS_URL_KEY: redis_url,
                 }
             ),

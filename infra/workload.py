@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+import pulumi
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.meta.v1 as meta
 
@@ -36,7 +37,7 @@ def object_meta(
     *,
     namespace: str,
     labels: Mapping[str, str],
-    annotations: Mapping[str, str] | None = None,
+    annotations: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> meta.ObjectMetaArgs:
     """Metadata with an explicit name, so Pulumi does not add a random suffix."""
     return meta.ObjectMetaArgs(

@@ -54,7 +54,9 @@ def run(opts: pulumi.ResourceOptions | None = None) -> tuple[StackConfig, TodoPl
     settings, secret_keys = pulumi_settings()
     config = stack_config(settings, secret_keys)
     # Every Kubernetes object goes through the provider of the cluster the settings name.
-    cluster = provision_cluster(f"{PLATFORM_NAME}-cluster", config.cluster)
+    cluster = provision_cluster(
+        f"{PLATFORM_NAME}-cluster", config.cluster, backup=config.backup_account()
+    )
     if cluster is not None:
         pulumi.export("kubeconfig", cluster.kubeconfig)
         if cluster.registry_url is not None:
@@ -66,7 +68,9 @@ def run(opts: pulumi.ResourceOptions | None = None) -> tuple[StackConfig, TodoPl
     )
     if provider is not None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[provider]))
-    platform = TodoPlatform(PLATFORM_NAME, config, opts=opts)
+    platform = TodoPlatform(
+        PLATFORM_NAME, config, opts=opts, backup_store=cluster.backup_store if cluster else None
+    )
     for key, value in stack_outputs(platform).items():
         pulumi.export(key, value)
     return config, platform

@@ -38,6 +38,8 @@ ENV_PREFIX = "TODO_"
 SECRET_FILE_SETTINGS: tuple[str, ...] = (
     "database_url",
     "database_admin_url",
+    "database_monitor_url",
+    "database_backup_url",
     "redis_url",
     "jwt_secret",
     "dapr_app_token",
@@ -105,6 +107,18 @@ class Settings(BaseSettings):
         "owner, or a CREATEROLE role owning the database) that creates the migration role and "
         "the app role (the user of TODO_DATABASE_URL) and runs the migrations as the former "
         "(app/db_roles.py). Unset: `migrate` runs as TODO_DATABASE_URL's user and makes no role.",
+    )
+    database_monitor_url: str | None = Field(
+        None,
+        description="PostgreSQL only, with TODO_DATABASE_ADMIN_URL: `migrate` makes its user a "
+        "login role in pg_monitor, for postgres_exporter, with its password. Unset: no such role.",
+    )
+    database_backup_url: str | None = Field(
+        None,
+        description="PostgreSQL only: `migrate` (with TODO_DATABASE_ADMIN_URL) makes its user a "
+        "login role in pg_read_all_data, and `backup` dumps its database as it (no other URL "
+        "needed). Unset: `backup` logs in as TODO_DATABASE_ADMIN_URL's user, else "
+        "TODO_DATABASE_URL's.",
     )
     database_migration_role: str = Field(
         "todo_migrator",
@@ -281,6 +295,13 @@ class Settings(BaseSettings):
                 "TODO_DATABASE_ADMIN_URL is for PostgreSQL roles: set it only with a PostgreSQL "
                 "TODO_DATABASE_URL, and to a PostgreSQL URL"
             )
+        # The backup Job holds only its own URL (no TODO_DATABASE_URL): each must be PostgreSQL.
+        for name, url in (
+            ("TODO_DATABASE_MONITOR_URL", self.database_monitor_url),
+            ("TODO_DATABASE_BACKUP_URL", self.database_backup_url),
+        ):
+            if url is not None and url.startswith("sqlite"):
+                raise ValueError(f"{name} is for a PostgreSQL role: set it to a PostgreSQL URL")
         return self
 
     @model_validator(mode="after")

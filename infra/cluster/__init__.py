@@ -7,6 +7,7 @@ from typing import Protocol
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.cluster.backup_store import BackupAccount, BackupStore
 from infra.cluster.settings import (
     AksSettings,
     ClusterSettings,
@@ -40,26 +41,35 @@ class ProvisionedCluster(Protocol):
     registry_url: pulumi.Output[str] | None
     """Where to push the app image, when ``cluster.registry`` made a registry."""
 
+    @property
+    def backup_store(self) -> BackupStore | None:
+        """The backup CronJob's bucket and identity, when ``backup.objectStore`` asked for them."""
+
 
 def provision_cluster(
-    name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None
+    name: str,
+    settings: ClusterSettings,
+    opts: pulumi.ResourceOptions | None = None,
+    *,
+    backup: BackupAccount | None = None,
 ) -> ProvisionedCluster | None:
-    """The cluster component the settings ask for, or ``None`` to use an existing cluster.
+    """The cluster component the settings ask for, or ``None`` to use an existing cluster;
+    with ``backup``, it also makes the backup bucket that account alone may use.
 
     The cloud SDKs are imported here, on demand, so a stack without a cloud cluster loads none.
     """
     if isinstance(settings, EksSettings):
         from infra.cluster.eks import EksCluster, EksClusterArgs
 
-        return EksCluster(name, EksClusterArgs(settings=settings), opts)
+        return EksCluster(name, EksClusterArgs(settings=settings, backup=backup), opts)
     if isinstance(settings, GkeSettings):
         from infra.cluster.gke import GkeCluster, GkeClusterArgs
 
-        return GkeCluster(name, GkeClusterArgs(settings=settings), opts)
+        return GkeCluster(name, GkeClusterArgs(settings=settings, backup=backup), opts)
     if isinstance(settings, AksSettings):
         from infra.cluster.aks import AksCluster, AksClusterArgs
 
-        return AksCluster(name, AksClusterArgs(settings=settings), opts)
+        return AksCluster(name, AksClusterArgs(settings=settings, backup=backup), opts)
     return None
 
 

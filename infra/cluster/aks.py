@@ -19,6 +19,9 @@ from pulumi_azure_native import containerservice as aks
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.cluster.access import cluster_provider
+from infra.cluster.aks_backups import AksBackupStore
+from infra.cluster.azure_roles import grant_builtin_role
+from infra.cluster.backup_store import BackupAccount
 from infra.cluster.settings import AksSettings, NodePool
 from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
 from infra.labels import MANAGED_BY, PART_OF
@@ -62,19 +65,10 @@ def _registry(
         tags=dict(tags),
         opts=opts,
     )
-    subscription = azure.authorization.get_client_config_output(
-        opts=pulumi.InvokeOutputOptions(parent=opts.parent)
-    ).subscription_id
-    pull = azure.authorization.RoleAssignment(
+    pull = grant_builtin_role(
         f"{name}-kubelet-pull",
+        role=ACR_PULL_ROLE,
         principal_id=cluster.identity_profile.apply(_kubelet_object_id),
-        principal_type="ServicePrincipal",
-        role_definition_id=subscription.apply(
-            lambda sub: (
-                f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
-                f"roleDefinitions/{ACR_PULL_ROLE}"
-            )
-        ),
         scope=registry.id,
         opts=opts,
     )
@@ -87,6 +81,9 @@ class AksClusterArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     settings: AksSettings = Field(description="The stack's `cluster` block (provider: aks).")
+    backup: BackupAccount | None = Field(
+        default=None, description="The backup CronJob's account, for a blob container of its own."
+    )
 
 
 def _pool(
@@ -143,6 +140,7 @@ class AksCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     storage_class_name: str
     registry_url: pulumi.Output[str] | None
+    backup_store: AksBackupStore | None
 
     def __init__(
         self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -195,6 +193,20 @@ class AksCluster(pulumi.ComponentResource):
                 f"{name}-registry", settings, group=group, cluster=cluster, tags=tags, opts=child
             )
             if settings.registry.enabled
+            else None
+        )
+        self.backup_store = (
+            AksBackupStore(
+                f"{name}-backups",
+                args.backup,
+                group=group,
+                cluster=cluster,
+                location=settings.location,
+                zoned=bool(settings.zones),
+                tags=tags,
+                opts=child,
+            )
+            if args.backup
             else None
         )
         credentials = aks.list_managed_cluster_user_credentials_output(

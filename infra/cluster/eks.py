@@ -19,6 +19,9 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.cluster.access import cluster_provider, exec_kubeconfig
+from infra.cluster.backup_store import BackupAccount
+from infra.cluster.eks_backups import EksBackupStore
+from infra.cluster.irsa import irsa_trust
 from infra.cluster.settings import EksSettings, RegistrySettings
 from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
 from infra.labels import MANAGED_BY, PART_OF
@@ -52,6 +55,9 @@ class EksClusterArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     settings: EksSettings = Field(description="The stack's `cluster` block (provider: eks).")
+    backup: BackupAccount | None = Field(
+        default=None, description="The backup CronJob's account, for an S3 bucket of its own."
+    )
 
 
 def subnet_cidrs(vpc_cidr: str) -> tuple[list[str], list[str]]:
@@ -128,29 +134,6 @@ def _service_role(
         for policy in policies
     ]
     return role, attachments
-
-
-def _irsa_trust(provider_arn: str, issuer_url: str, subject: str) -> str:
-    """Trust one Kubernetes service account, through the cluster's OIDC provider, and no other."""
-    issuer = issuer_url.removeprefix("https://")
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{issuer}:sub": subject,
-                            f"{issuer}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
-            ],
-        }
-    )
 
 
 def _pull_policy(repository_arn: str) -> str:
@@ -234,6 +217,7 @@ class EksCluster(pulumi.ComponentResource):
     storage_class_name: str
     oidc_provider_arn: pulumi.Output[str]
     registry_url: pulumi.Output[str] | None
+    backup_store: EksBackupStore | None
 
     def __init__(
         self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -357,6 +341,14 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.backup_store = (
+            EksBackupStore(
+                f"{name}-backups", args.backup, region=settings.region, oidc=oidc, opts=child
+            )
+            if args.backup
+            else None
+        )
+
         node_role, node_attachments = _service_role(
             f"{name}-node", service="ec2.amazonaws.com", policies=NODE_POLICIES, opts=child
         )
@@ -392,7 +384,7 @@ class EksCluster(pulumi.ComponentResource):
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi-role",
             assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
-                lambda values: _irsa_trust(values[0], values[1], EBS_CSI_SERVICE_ACCOUNT)
+                lambda values: irsa_trust(values[0], values[1], EBS_CSI_SERVICE_ACCOUNT)
             ),
             opts=child,
         )

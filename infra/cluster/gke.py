@@ -16,6 +16,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.cluster.access import cluster_provider, exec_kubeconfig
+from infra.cluster.backup_store import BackupAccount
+from infra.cluster.gke_backups import GkeBackupStore
 from infra.cluster.settings import GkeSettings
 from infra.cluster.storage import STORAGE_CLASSES, default_storage_class
 from infra.labels import MANAGED_BY, PART_OF
@@ -74,6 +76,9 @@ class GkeClusterArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     settings: GkeSettings = Field(description="The stack's `cluster` block (provider: gke).")
+    backup: BackupAccount | None = Field(
+        default=None, description="The backup CronJob's account, for a bucket of its own."
+    )
 
 
 def _kubeconfig(args: list[Any]) -> str:
@@ -94,6 +99,7 @@ class GkeCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     storage_class_name: str
     registry_url: pulumi.Output[str] | None
+    backup_store: GkeBackupStore | None
 
     def __init__(
         self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -240,6 +246,18 @@ class GkeCluster(pulumi.ComponentResource):
             ),
         )
 
+        self.backup_store = (
+            GkeBackupStore(
+                f"{name}-backups",
+                args.backup,
+                project=settings.project,
+                region=settings.region,
+                labels=labels,
+                opts=child,
+            )
+            if args.backup
+            else None
+        )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 cluster.name,

@@ -101,7 +101,20 @@ OFFLINE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] =
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:compute/router:Router": _named,
     "gcp:serviceaccount/account:Account": lambda name, _inputs: {
-        "email": f"{name}@offline.iam.gserviceaccount.com"
+        "email": f"{name}@offline.iam.gserviceaccount.com",
+        "name": f"projects/offline/serviceAccounts/{name}@offline.iam.gserviceaccount.com",
+    },
+    "aws:s3/bucket:Bucket": lambda name, inputs: {
+        "arn": f"arn:aws:s3:::{inputs.get('bucket', name)}",
+        "id": inputs.get("bucket", name),
+    },
+    "azure-native:managedidentity:UserAssignedIdentity": lambda name, _inputs: {
+        "name": name,
+        "clientId": f"{name}-client",
+        "principalId": f"{name}-principal",
+    },
+    "azure-native:storage:StorageAccount": lambda name, inputs: {
+        "name": inputs.get("accountName", name)
     },
     "gcp:artifactregistry/repository:Repository": lambda name, inputs: {
         "name": f"projects/offline/locations/{inputs.get('location')}/repositories/"
@@ -110,6 +123,7 @@ OFFLINE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] =
     "azure-native:resources:ResourceGroup": _named,
     "azure-native:containerservice:ManagedCluster": lambda name, _inputs: {
         "name": name,
+        "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://oidc.aks.invalid/{name}/"},
         "identityProfile": {
             "kubeletidentity": {
                 "clientId": f"{name}-kubelet-client",

@@ -204,6 +204,8 @@ def database(database_url: str, new_postgres: Callable[..., str]) -> Iterator[Da
         admin_url=new_postgres(migrated=False),
         migration_role=f"t_migrator_{suffix}",
         app_role=f"t_app_{suffix}",
+        monitor_role=f"t_monitor_{suffix}",
+        backup_role=f"t_backup_{suffix}",
     )
     yield db
     # The database first (what the roles own and were granted lives in it), then the roles.
@@ -212,5 +214,5 @@ def database(database_url: str, new_postgres: Callable[..., str]) -> Iterator[Da
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        for role in (db.app_role, db.migration_role):
+        for role in (db.app_role, db.migration_role, db.monitor_role, db.backup_role):
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -44,21 +44,32 @@ class Database:
     admin_url: str
     migration_role: str
     app_role: str
+    monitor_role: str
+    backup_role: str
 
     def app_url(self, password: str) -> str:
         return as_role(self.admin_url, self.app_role, password)
 
-    def migrate(self, app_password: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-        """``todo-api migrate`` as the backend's init container runs it: URLs in files."""
-        admin_file, app_file = tmp_path / "admin-url", tmp_path / "app-url"
-        admin_file.write_text(self.admin_url)
-        app_file.write_text(self.app_url(app_password))
+    def monitor_url(self, password: str) -> str:
+        return as_role(self.admin_url, self.monitor_role, password)
+
+    def backup_url(self, password: str) -> str:
+        return as_role(self.admin_url, self.backup_role, password)
+
+    def migrate(
+        self, app_password: str, tmp_path: Path, *, logins_password: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``todo-api migrate`` as the backend's init container runs it: URLs in files; with
+        ``logins_password``, the monitoring and backup roles' URLs too."""
+        urls = {"ADMIN_URL": self.admin_url, "URL": self.app_url(app_password)}
+        if logins_password is not None:
+            urls["MONITOR_URL"] = self.monitor_url(logins_password)
+            urls["BACKUP_URL"] = self.backup_url(logins_password)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
-        env |= {
-            "TODO_DATABASE_ADMIN_URL_FILE": str(admin_file),
-            "TODO_DATABASE_URL_FILE": str(app_file),
-            "TODO_DATABASE_MIGRATION_ROLE": self.migration_role,
-        }
+        for name, url in urls.items():
+            (tmp_path / name).write_text(url)
+            env[f"TODO_DATABASE_{name}_FILE"] = str(tmp_path / name)
+        env["TODO_DATABASE_MIGRATION_ROLE"] = self.migration_role
         return subprocess.run(
             [TODO_API, "migrate"], env=env, capture_output=True, text=True, timeout=120
         )
@@ -67,7 +78,11 @@ class Database:
         return psycopg.connect(libpq(self.admin_url), autocommit=True, connect_timeout=5)
 
     def connect_as_app(self, password: str) -> psycopg.Connection[Any]:
-        return psycopg.connect(libpq(self.app_url(password)), autocommit=True, connect_timeout=5)
+        return connect(self.app_url(password))
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(libpq(url), autocommit=True, connect_timeout=5)
 
 
 def table_owners(db: Database) -> dict[str, str]:

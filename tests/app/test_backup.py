@@ -261,8 +261,8 @@ def test_backup_refuses_a_destination_it_cannot_write(
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
     for dest, reason in [
-        ("s3://todo-backups/prod", "only a folder on a mounted volume is supported"),
-        ("gs://todo-backups", "only a folder on a mounted volume is supported"),
+        ("ftp://todo-backups/prod", "a URL of a kind not supported"),
+        ("gs://Todo_Backups", "is not a valid GCS bucket name"),
         (str(tmp_path / "missing"), "does not exist"),
         (str(a_file), "is not a folder"),
     ]:
@@ -279,16 +279,9 @@ def pg_dump(database_url: str) -> Path:
         return program("pg_dump", server_major(server))
 
 
-def test_a_failed_dump_leaves_no_file(
-    new_postgres: Callable[..., str], pg_dump: Path, tmp_path: Path
-) -> None:
-    """pg_dump failing after it wrote into the file (here the real one runs, then the wrapper
-    exits 1 as when the connection drops at the end) leaves the folder as it was."""
-    url = new_postgres()
-    real = _run_cli(["backup", "--to", str(tmp_path)], cli_env(TODO_DATABASE_URL=url))
-    assert real.returncode == 0, real.stderr
-    good = Path(real.stdout.strip().splitlines()[-1])
-    bindir = tmp_path / "bin"
+def dying_pg_dump(pg_dump: Path, bindir: Path) -> Path:
+    """A folder whose pg_dump runs the real one to its end, then fails as when the connection
+    drops at the end: everything was written, and the dump must still count as failed."""
     bindir.mkdir()
     dying = bindir / "pg_dump"
     dying.write_text(
@@ -299,6 +292,19 @@ def test_a_failed_dump_leaves_no_file(
         "exit 1\n"
     )
     dying.chmod(0o755)
+    return bindir
+
+
+def test_a_failed_dump_leaves_no_file(
+    new_postgres: Callable[..., str], pg_dump: Path, tmp_path: Path
+) -> None:
+    """pg_dump failing after it wrote into the file (here the real one runs, then the wrapper
+    exits 1 as when the connection drops at the end) leaves the folder as it was."""
+    url = new_postgres()
+    real = _run_cli(["backup", "--to", str(tmp_path)], cli_env(TODO_DATABASE_URL=url))
+    assert real.returncode == 0, real.stderr
+    good = Path(real.stdout.strip().splitlines()[-1])
+    bindir = dying_pg_dump(pg_dump, tmp_path / "bin")
     done = _run_cli(
         ["backup", "--to", str(tmp_path)],
         cli_env(TODO_DATABASE_URL=url, TODO_PG_BINDIR=str(bindir)),
@@ -326,7 +332,7 @@ def test_restore_refuses_what_is_not_a_dump_and_leaves_the_database(
         (str(plain), "is not a pg_dump custom-format archive"),
         (str(tmp_path / "missing.dump"), "does not exist"),
         (str(tmp_path), "is not a file"),
-        ("az://backups/todo.dump", "only a file on a mounted volume is supported"),
+        ("https://backups/todo.dump", "a URL of a kind not supported"),
     ]:
         line = _refused(tmp_path, ["restore", "--from", source], TODO_DATABASE_URL=url)
         assert line.startswith("todo-api: restore: the restore source"), line

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,9 +20,11 @@ from app import migrate
 from app.db import make_engine
 from app.db_roles import RoleError, roles_for, scram_verifier
 from app.main import create_app
-from tests.app.conftest import make_settings
+from app.pg_tools import program, run, server_major
+from tests.app.conftest import cli_env, make_settings
 from tests.app.helpers import create_task, register
-from tests.app.roles import TABLES, Database, table_owners
+from tests.app.roles import TABLES, Database, connect, table_owners
+from tests.app.test_cli import _run_cli
 
 EVENT_ID = uuid.uuid4()
 INSERT_EVENT = "INSERT INTO processed_events (event_id, processed_at) VALUES (%s, now())"
@@ -154,9 +157,7 @@ def test_an_app_role_with_more_than_it_should_is_refused(
         )
     result = database.migrate("app-password-" + uuid.uuid4().hex, tmp_path)
     assert result.returncode != 0
-    assert f"the app role {database.app_role!r} holds CREATEDB: it must hold none" in (
-        result.stderr
-    )
+    assert f"the role {database.app_role!r} holds CREATEDB: it must hold none" in (result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -190,3 +191,106 @@ def test_the_verifier_is_what_postgresql_stores_and_hides_the_password() -> None
     assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$")
     assert "pencil" not in verifier
     assert scram_verifier("pencil") != scram_verifier("pencil")  # a fresh salt each time
+
+
+def test_the_monitoring_role_reads_statistics_and_no_rows(
+    database: Database, tmp_path: Path
+) -> None:
+    """postgres_exporter's login: every pg_stat_* view, with other sessions' queries (not
+    '<insufficient privilege>'), and no table of the app, to read or to write."""
+    password = "login-password-" + uuid.uuid4().hex
+    done = database.migrate("app-password-" + uuid.uuid4().hex, tmp_path, logins_password=password)
+    assert done.returncode == 0, done.stderr
+    assert password not in done.stdout + done.stderr
+    with database.admin() as admin, connect(database.monitor_url(password)) as monitor:
+        admin.execute("SELECT 'seen by the exporter'")
+        seen = monitor.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid = %s", (admin.info.backend_pid,)
+        ).fetchone()
+        assert seen == ("SELECT 'seen by the exporter'",)
+        for view in ("pg_stat_database", "pg_stat_user_tables", "pg_stat_bgwriter"):
+            monitor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view)))
+        for statement in (
+            "SELECT count(*) FROM tasks",
+            "INSERT INTO processed_events (event_id, processed_at) "
+            "VALUES (gen_random_uuid(), now())",
+            "CREATE TABLE intruder (id int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                monitor.execute(statement)
+        assert _attributes(admin, database.monitor_role) == (True, *[False] * 5)
+
+
+def test_the_backup_role_dumps_every_table_and_writes_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    """`todo-api backup` with TODO_DATABASE_BACKUP_URL alone (all the backup CronJob holds)
+    dumps as the backup role, and that role cannot change a row or the structure."""
+    password = "login-password-" + uuid.uuid4().hex
+    app_password = "app-password-" + uuid.uuid4().hex
+    assert database.migrate(app_password, tmp_path, logins_password=password).returncode == 0
+    with TestClient(create_app(make_settings(database.app_url(app_password)))) as client:
+        create_task(client, register(client), title="dumped by the backup role")
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    done = _run_cli(
+        ["backup", "--to", str(dumps)],
+        cli_env(TODO_DATABASE_BACKUP_URL=database.backup_url(password)),
+    )
+    assert done.returncode == 0, done.stderr
+    dump = done.stdout.strip().splitlines()[-1]
+    with database.admin() as admin:
+        pg_restore = program("pg_restore", server_major(admin))
+        assert _attributes(admin, database.backup_role) == (True, *[False] * 5)
+    listed = run([str(pg_restore), "--list", dump]).stdout
+    assert {table for table in TABLES if f"TABLE DATA public {table} " in listed} == TABLES
+    with connect(database.backup_url(password)) as backup:
+        assert backup.execute("SELECT count(*) FROM tasks").fetchone() == (1,)
+        for statement in (
+            "UPDATE tasks SET title = 'changed'",
+            "DELETE FROM outbox",
+            "INSERT INTO processed_events (event_id, processed_at) "
+            "VALUES (gen_random_uuid(), now())",
+            "TRUNCATE processed_events",
+            "CREATE TABLE intruder (id int)",
+            "SELECT setval(pg_get_serial_sequence('outbox', 'id'), 1)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                backup.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("monitor_user", "backup_user", "message"),
+    [
+        ("todo_app", "todo_backup", r"MONITOR_URL's user 'todo_app' is also TODO_DATABASE_URL"),
+        ("todo_stats", "todo_stats", r"MONITOR_URL's user 'todo_stats' is also TODO_DATABASE_BACK"),
+        (
+            "todo_monitor",
+            "todo_migrator",
+            r"BACKUP_URL's user 'todo_migrator' is also TODO_DATABASE_MIG",
+        ),
+        ("todo", "todo_backup", r"MONITOR_URL's user 'todo' is the administrator"),
+    ],
+)
+def test_each_job_needs_a_role_of_its_own(
+    monitor_user: str, backup_user: str, message: str
+) -> None:
+    host = "postgresql+psycopg://{}:secret-password@db.invalid:5432/todo"
+    with pytest.raises(RoleError, match=message):
+        roles_for(
+            host.format("todo"),
+            host.format("todo_app"),
+            "todo_migrator",
+            monitor_url=host.format(monitor_user),
+            backup_url=host.format(backup_user),
+        )
+
+
+def _attributes(admin: psycopg.Connection[Any], role: str) -> tuple[bool, ...]:
+    row = admin.execute(
+        "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls "
+        "FROM pg_roles WHERE rolname = %s",
+        (role,),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)

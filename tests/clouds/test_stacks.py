@@ -18,16 +18,19 @@ from stacks.program import run as run_program
 from stacks.render import run_stack
 from tests.clouds.harness import Recording, run, secret_flag
 from tests.clouds.test_aks import EXPECTED_COUNTS as AKS_COUNTS
+from tests.clouds.test_backup_stores import with_backups
 from tests.clouds.test_eks import EXPECTED_COUNTS as EKS_COUNTS
 from tests.clouds.test_gke import EXPECTED_COUNTS as GKE_COUNTS
 from tests.infra.manifests import user_stack_settings, write_user_stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUD_STACKS = {
-    "prod-eks": ("aws:", EKS_COUNTS, "gp3"),
-    "prod-gke": ("gcp:", GKE_COUNTS, "pd-ssd"),
-    "prod-aks": ("azure-native:", AKS_COUNTS, "todo-managed-premium"),
+    "prod-eks": ("aws:", with_backups("eks", EKS_COUNTS), "gp3"),
+    "prod-gke": ("gcp:", with_backups("gke", GKE_COUNTS), "pd-ssd"),
+    "prod-aks": ("azure-native:", with_backups("aks", AKS_COUNTS), "todo-managed-premium"),
 }
+"""Each example stack's cloud, resource counts (the examples keep their dumps in the cloud's
+object storage) and default storage class."""
 CLOUD_PREFIXES = ("aws:", "gcp:", "azure-native:", "pulumi:providers:aws", "pulumi:providers:gcp")
 
 

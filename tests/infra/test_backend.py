@@ -120,10 +120,13 @@ def test_settings_come_from_the_configmap_and_only_the_secret_keys_each_containe
     assert migrate["envFrom"] == expected
     api_keys = ("TODO_DATABASE_URL", "TODO_REDIS_URL", "TODO_JWT_SECRET", "TODO_DAPR_APP_TOKEN")
     assert _credential_files(spec, api) == {f"{key}_FILE": key for key in api_keys}
-    # The migration holds the administrator's URL, to make the roles; the API only the app's.
+    # The migration holds the administrator's URL, to make the roles, and the login roles'
+    # URLs (their passwords); the API only the app's.
     assert _credential_files(spec, migrate) == {
         "TODO_DATABASE_ADMIN_URL_FILE": "TODO_DATABASE_ADMIN_URL",
         "TODO_DATABASE_URL_FILE": "TODO_DATABASE_URL",
+        "TODO_DATABASE_MONITOR_URL_FILE": "TODO_DATABASE_MONITOR_URL",
+        "TODO_DATABASE_BACKUP_URL_FILE": "TODO_DATABASE_BACKUP_URL",
     }
 
 

@@ -18,32 +18,36 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from app.pg_tools import Connection, program, server_major
-from infra.backup import SCRIPT, Backup, BackupArgs, BackupSettings
+from infra.backup import SCRIPT, Backup, BackupArgs, BackupSettings, ObjectDestination
 from infra.cron import check_schedule, runs_every_day
+from infra.postgres import PostgresSettings
 from stacks.render import Rendered
 from tests.infra.manifests import build, named, of_kind, pod_spec
 
 NS = "todo-app"
 POSTGRES_IMAGE = "postgres:16.9-alpine"
+APP_IMAGE = "registry.example.com/todo-api:1.2.3"
 
 
-def _args(**settings: Any) -> BackupArgs:
+def _args(destination: ObjectDestination | None = None, **settings: Any) -> BackupArgs:
     return BackupArgs(
         namespace=NS,
         instance="todo",
         settings=BackupSettings(enabled=True, **settings),
         image=POSTGRES_IMAGE,
+        app_image=APP_IMAGE,
         postgres_host=f"todo-postgres.{NS}.svc.cluster.local",
         postgres_port=5432,
         database="todo",
-        user="todo",
+        user="todo_backup",
         secret_name="todo-credentials",
         service_account_name="todo-backup",
+        destination=destination,
     )
 
 
-def _objects(**settings: Any) -> list[dict[str, Any]]:
-    return build(lambda: Backup("b", _args(**settings)))
+def _objects(destination: ObjectDestination | None = None, **settings: Any) -> list[dict[str, Any]]:
+    return build(lambda: Backup("b", _args(destination, **settings)))
 
 
 def _cron_job(**settings: Any) -> dict[str, Any]:
@@ -138,12 +142,13 @@ def test_dump_runs_in_the_servers_own_image_so_pg_dump_matches_it() -> None:
     assert container["command"] == ["sh", "-c", SCRIPT]
 
 
-def test_dump_connects_as_the_administrator_to_the_database_service() -> None:
+def test_dump_connects_as_the_backup_role_to_the_database_service() -> None:
     (container,) = pod_spec(_cron_job(keep=9))["containers"]
     env = _env(container)
     assert env["PGHOST"] == f"todo-postgres.{NS}.svc.cluster.local"
     assert env["PGPORT"] == "5432"
-    assert env["PGUSER"] == env["PGDATABASE"] == "todo"
+    assert env["PGUSER"] == "todo_backup"
+    assert env["PGDATABASE"] == "todo"
     assert env["BACKUP_KEEP"] == "9"
     assert env["BACKUP_DIR"] == "/backups"
 
@@ -154,11 +159,11 @@ def test_password_is_a_mounted_file_and_pgpass_lives_in_memory() -> None:
     env = _env(container)
     assert "PGPASSWORD" not in env
     assert not [e for e in container["env"] if "valueFrom" in e]
-    assert env["POSTGRES_PASSWORD_FILE"] == "/var/run/secrets/todo/POSTGRES_PASSWORD"
+    assert env["PASSWORD_FILE"] == "/var/run/secrets/todo/POSTGRES_BACKUP_PASSWORD"
     volumes = {v["name"]: v for v in spec["volumes"]}
     secret = volumes["credentials-backup"]["secret"]
     assert secret["secretName"] == "todo-credentials"
-    assert [item["key"] for item in secret["items"]] == ["POSTGRES_PASSWORD"]
+    assert [item["key"] for item in secret["items"]] == ["POSTGRES_BACKUP_PASSWORD"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert env["PGPASSFILE"].startswith(mounts["pgpass"] + "/")
     assert volumes["pgpass"]["emptyDir"]["medium"] == "Memory"
@@ -202,6 +207,68 @@ def test_pods_carry_the_selector_the_network_policy_admits() -> None:
     }
     assert selector.items() <= labels.items()
     assert labels["app.kubernetes.io/version"] == "16.9-alpine"
+
+
+# To a cloud's bucket
+
+BUCKET = ObjectDestination(
+    url="az://todo-backups/postgres",
+    env={"AZURE_STORAGE_ACCOUNT_NAME": "todoprodbackups"},
+    pod_labels={"azure.workload.identity/use": "true"},
+)
+
+
+def test_to_a_bucket_the_service_image_streams_the_dump_with_no_claim() -> None:
+    objects = _objects(BUCKET, keep=5)
+    assert not of_kind(objects, "PersistentVolumeClaim")
+    (cron_job,) = of_kind(objects, "CronJob")
+    spec = pod_spec(cron_job)
+    (container,) = spec["containers"]
+    assert container["image"] == APP_IMAGE
+    assert container["command"] == [
+        "todo-api",
+        "backup",
+        "--to",
+        "az://todo-backups/postgres",
+        "--keep",
+        "5",
+    ]
+    assert _env(container) == {
+        "TODO_DATABASE_BACKUP_URL_FILE": "/var/run/secrets/todo/TODO_DATABASE_BACKUP_URL",
+        "AZURE_STORAGE_ACCOUNT_NAME": "todoprodbackups",
+    }
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert [i["key"] for i in volumes["credentials-backup"]["secret"]["items"]] == [
+        "TODO_DATABASE_BACKUP_URL"
+    ]
+    assert "emptyDir" in volumes["tmp"]
+    assert container["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spec["automountServiceAccountToken"] is False
+
+
+def test_to_a_bucket_pods_carry_the_workload_identity_label() -> None:
+    (cron_job,) = of_kind(_objects(BUCKET), "CronJob")
+    labels = cron_job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["azure.workload.identity/use"] == "true"
+    assert labels["app.kubernetes.io/component"] == "backup"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"keep": 7, "objectStore": {"bucket": "b-123", "expireDays": 7}},
+            r"expireDays=7 must "
+            r"exceed backup\.keep=7",
+        ),
+        ({"objectStore": {"bucket": "b-123", "prefix": "/dumps"}}, r"prefix '/dumps' must be"),
+        ({"objectStore": {"bucket": "b-123", "account": "Not-Valid"}}, r"account"),
+    ],
+)
+def test_bad_object_store_settings_name_the_field(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        BackupSettings.model_validate({"enabled": True, **settings})
 
 
 # In the stacks
@@ -306,7 +373,7 @@ def _run_script(
         "PGUSER": str(url.username),
         "PGDATABASE": connection.database,
         "PGPASSFILE": str(tmp_path / "pgpass"),
-        "POSTGRES_PASSWORD_FILE": str(secret),
+        "PASSWORD_FILE": str(secret),
         "BACKUP_DIR": str(folder),
         "BACKUP_KEEP": str(keep),
     }
@@ -369,3 +436,13 @@ def test_a_failed_dump_leaves_no_file_and_prunes_nothing(
     assert done.returncode != 0
     assert "password authentication failed" in done.stderr
     assert sorted(folder.iterdir()) == kept
+
+
+def test_the_service_image_carries_pg_dump_of_the_servers_major_version() -> None:
+    """On the cloud stacks the Job runs `todo-api backup` in the service image: its client
+    must be of the major version of `postgres.image` (pg_dump refuses a newer server)."""
+    dockerfile = (Path(__file__).resolve().parents[2] / "app" / "Dockerfile").read_text()
+    server = PostgresSettings().image.split(":", 1)[1].split(".", 1)[0]
+    assert f"ARG PG_MAJOR={server}\n" in dockerfile
+    assert f"ARG POSTGRES_IMAGE=postgres:{server}." in dockerfile
+    assert '"postgresql-client-${PG_MAJOR}"' in dockerfile

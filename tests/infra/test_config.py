@@ -76,7 +76,8 @@ def test_overrides_merge_into_the_profile() -> None:
         ({"frontend": {"image": "nginx"}}, r"todo-evolution:frontend\.image: .*no tag"),
         (
             {"postgres": {"appUser": "todo"}},
-            r"todo-evolution:postgres: user, appUser and migrationRole must be three roles",
+            r"todo-evolution:postgres: user, appUser, migrationRole, monitorUser and backupUser "
+            r"must be five roles",
         ),
         (
             {"postgres": {"migrationRole": "Todo-Owner"}},

@@ -44,28 +44,34 @@ def test_runs_postgres_16_and_the_exporter_sidecar() -> None:
     assert annotations["prometheus.io/port"] == "9187"
 
 
-def test_the_password_is_a_mounted_file_in_both_containers_never_a_variable() -> None:
+def test_passwords_are_mounted_files_never_variables_each_container_its_own() -> None:
+    """The server reads the administrator's password; the exporter logs in as the monitoring
+    role (pg_monitor) and holds only that role's password."""
     statefulset = named(_objects(), "StatefulSet", "todo-postgres")
     spec = pod_spec(statefulset)
-    (volume,) = [v for v in spec["volumes"] if "secret" in v]
-    assert volume["secret"] == {
-        "secretName": "todo-credentials",
-        "defaultMode": 0o440,
-        "items": [{"key": "POSTGRES_PASSWORD", "path": "POSTGRES_PASSWORD"}],
+    volumes = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    expected = {
+        "postgres": ("credentials-postgres", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"),
+        "metrics": ("credentials-exporter", "POSTGRES_MONITOR_PASSWORD", "DATA_SOURCE_PASS_FILE"),
     }
-    path = "/var/run/secrets/todo/POSTGRES_PASSWORD"
-    expected = {"postgres": "POSTGRES_PASSWORD_FILE", "metrics": "DATA_SOURCE_PASS_FILE"}
     for _, container in containers(statefulset):
-        env = {v["name"]: v for v in container["env"]}
-        assert env[expected[container["name"]]] == {
-            "name": expected[container["name"]],
-            "value": path,
+        volume, key, variable = expected[container["name"]]
+        assert volumes[volume] == {
+            "secretName": "todo-credentials",
+            "defaultMode": 0o440,
+            "items": [{"key": key, "path": key}],
         }
+        env = {v["name"]: v for v in container["env"]}
+        assert env[variable] == {"name": variable, "value": f"/var/run/secrets/todo/{key}"}
         assert not [v for v in container["env"] if "valueFrom" in v], container["name"]
         assert "POSTGRES_PASSWORD" not in env
         assert "DATA_SOURCE_PASS" not in env
-        mount = {"name": volume["name"], "mountPath": "/var/run/secrets/todo", "readOnly": True}
-        assert mount in container["volumeMounts"], container["name"]
+        mounts = [m for m in container["volumeMounts"] if m["name"].startswith("credentials-")]
+        assert mounts == [
+            {"name": volume, "mountPath": "/var/run/secrets/todo", "readOnly": True}
+        ], container["name"]
+        if container["name"] == "metrics":
+            assert env["DATA_SOURCE_USER"]["value"] == "todo_monitor"
 
 
 def test_both_containers_can_read_the_password_file() -> None:

@@ -9,7 +9,14 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from infra.secrets import Credentials, CredentialsArgs, dapr_app_token, postgres_app_password
+from infra.secrets import (
+    Credentials,
+    CredentialsArgs,
+    dapr_app_token,
+    postgres_app_password,
+    postgres_backup_password,
+    postgres_monitor_password,
+)
 from tests.infra.manifests import Manifest, build, named, of_kind
 
 
@@ -27,6 +34,8 @@ def _build(
         postgres_database="todo",
         postgres_user="todo",
         postgres_app_user="todo_app",
+        postgres_monitor_user="todo_monitor",
+        postgres_backup_user="todo_backup",
         redis_host="todo-redis.todo-test.svc.cluster.local",
         redis_port=6379,
         redis_exporter_target="redis://127.0.0.1:6379",
@@ -52,6 +61,10 @@ def test_secret_holds_passwords_and_the_urls_that_embed_them() -> None:
         "TODO_DAPR_APP_TOKEN",
         "TODO_DATABASE_URL",
         "TODO_DATABASE_ADMIN_URL",
+        "TODO_DATABASE_MONITOR_URL",
+        "TODO_DATABASE_BACKUP_URL",
+        "POSTGRES_MONITOR_PASSWORD",
+        "POSTGRES_BACKUP_PASSWORD",
         "TODO_REDIS_URL",
     }
     database = urlsplit(data["TODO_DATABASE_URL"])
@@ -76,6 +89,28 @@ def test_the_service_connects_as_the_app_role_the_migration_as_the_administrator
     assert app.username == "todo_app"
     assert app.password == postgres_app_password(SecretStr("administrator-password-1234"))
     assert (app.hostname, app.port, app.path) == (admin.hostname, admin.port, admin.path)
+
+
+def test_the_exporter_and_the_backup_log_in_as_their_own_roles() -> None:
+    data = _data("administrator-password-1234")
+    admin = urlsplit(data["TODO_DATABASE_ADMIN_URL"])
+    secret = SecretStr("administrator-password-1234")
+    for key, user, password in [
+        ("TODO_DATABASE_MONITOR_URL", "todo_monitor", postgres_monitor_password(secret)),
+        ("TODO_DATABASE_BACKUP_URL", "todo_backup", postgres_backup_password(secret)),
+    ]:
+        url = urlsplit(data[key])
+        assert (url.username, url.password) == (user, password)
+        assert (url.hostname, url.port, url.path) == (admin.hostname, admin.port, admin.path)
+    assert data["POSTGRES_MONITOR_PASSWORD"] == postgres_monitor_password(secret)
+    assert data["POSTGRES_BACKUP_PASSWORD"] == postgres_backup_password(secret)
+    derived = {
+        postgres_app_password(secret),
+        postgres_monitor_password(secret),
+        postgres_backup_password(secret),
+    }
+    assert len(derived) == 3, "each role its own password"
+    assert "administrator-password-1234" not in "".join(derived)
 
 
 def test_the_app_role_password_is_derived_one_way_from_the_database_password() -> None:
