@@ -67,6 +67,14 @@ class Jaeger(pulumi.ComponentResource):
             opts=child,
         )
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        # Its own account, granted nothing and mounting no token, like every workload's here:
+        # the namespace's ``default`` would hand a later addition whatever it is granted.
+        account = core.ServiceAccount(
+            f"{name}-service-account",
+            metadata=object_meta(SERVICE, namespace=NAMESPACE, labels=labels),
+            automount_service_account_token=False,
+            opts=in_namespace,
+        )
         ports = {
             "otlp-grpc": OTLP_GRPC_PORT,
             "otlp-http": OTLP_HTTP_PORT,
@@ -97,12 +105,12 @@ class Jaeger(pulumi.ComponentResource):
                     labels=labels,
                     spec=pod_spec(
                         containers=[jaeger],
-                        service_account_name="default",
+                        service_account_name=SERVICE,
                         volumes=[scratch_volume("tmp")],
                     ),
                 ),
             ),
-            opts=in_namespace,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, account]),
         )
         service = core.Service(
             f"{name}-service",

@@ -86,6 +86,10 @@ def test_jaeger_runs_hardened_in_its_own_namespace_listening_beyond_loopback(tra
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "JAEGER_LISTEN_HOST", "value": "0.0.0.0"} in container["env"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/status", "port": "health"}
+    assert pod["serviceAccountName"] == "jaeger"
+    account = _named(traced, "ServiceAccount", "jaeger")
+    assert account["metadata"]["namespace"] == "tracing"
+    assert account["automountServiceAccountToken"] is False
     service = _named(traced, "Service", "jaeger")
     ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
     assert ports == {"otlp-grpc": 4317, "otlp-http": 4318, "query": 16686, "health": 13133}
