@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,22 +136,48 @@ def no_changes(run: Run) -> None:
     assert not changed, f"expected no changes, got {changed}: {run.report['steps']}"
 
 
+ROLLOUT_POLL_S = 2.0
+
+
 def rolled_out(kubectl: Kubectl, namespace: str) -> None:
     """Every Deployment available and StatefulSet ready, the topics Job done, the claims
-    bound. A Job the backup CronJob started (should its schedule fall within the test) is not
-    the topics Job."""
-    for deployment in kubectl.objects(namespace, "deployments"):
+    bound, and every autoscaled Deployment at its HPA's minimum at least.
+
+    ``up`` awaits each workload at the count it was created with; an HPA raises an autoscaled
+    Deployment (created without ``replicas``, so at one pod) to its minimum only afterwards. So
+    this waits for the namespace to settle, with a deadline that guards against a hang only.
+    A Job the backup CronJob started (should its schedule fall within the test) is not the
+    topics Job."""
+    deadline = time.monotonic() + OPERATION_TIMEOUT_S
+    while problems := _unsettled(kubectl, namespace):
+        assert time.monotonic() < deadline, f"not rolled out in {OPERATION_TIMEOUT_S} s: {problems}"
+        time.sleep(ROLLOUT_POLL_S)
+
+
+def _unsettled(kubectl: Kubectl, namespace: str) -> list[str]:
+    """What keeps the namespace from being rolled out, each named; empty once it is."""
+    problems: list[str] = []
+    deployments = {d["metadata"]["name"]: d for d in kubectl.objects(namespace, "deployments")}
+    for name, deployment in deployments.items():
         status, want = deployment["status"], deployment["spec"]["replicas"]
-        assert status.get("availableReplicas") == want, deployment["metadata"]["name"]
+        if status.get("availableReplicas") != want or status.get("updatedReplicas") != want:
+            problems.append(f"deployment {name}: {status.get('availableReplicas')}/{want}")
+    for hpa in kubectl.objects(namespace, "horizontalpodautoscalers"):
+        target, least = hpa["spec"]["scaleTargetRef"]["name"], hpa["spec"].get("minReplicas", 1)
+        if deployments[target]["spec"]["replicas"] < least:
+            problems.append(f"deployment {target}: below its HPA's minimum {least}")
     for stateful in kubectl.objects(namespace, "statefulsets"):
         status, want = stateful["status"], stateful["spec"]["replicas"]
-        assert status.get("readyReplicas") == want, stateful["metadata"]["name"]
-    (job,) = [
+        if status.get("readyReplicas") != want:
+            problems.append(f"statefulset {stateful['metadata']['name']}: not ready")
+    topics = [
         job
         for job in kubectl.objects(namespace, "jobs")
         if not any(o["kind"] == "CronJob" for o in job["metadata"].get("ownerReferences", []))
     ]
-    assert job["status"].get("succeeded") == 1
+    if len(topics) != 1 or topics[0]["status"].get("succeeded") != 1:
+        problems.append(f"topics job: {[job['metadata']['name'] for job in topics]} not done")
     claims = kubectl.objects(namespace, "persistentvolumeclaims")
-    assert claims
-    assert {c["status"]["phase"] for c in claims} == {"Bound"}
+    if not claims or {c["status"]["phase"] for c in claims} != {"Bound"}:
+        problems.append(f"claims: {[c['status']['phase'] for c in claims]}")
+    return problems
