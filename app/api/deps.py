@@ -1,16 +1,18 @@
 """FastAPI dependencies: the runtime, a session per request, the caller, the task service.
 
-FastAPI runs a sync dependency in a worker thread, one hand-off each, and each hand-off wakes a
-thread that must take the GIL from the event loop. Profiled at 200 writes/s (py-spy), those
-hand-offs were a fifth of the API's CPU. So what does no I/O (the runtime, the token's
-signature, building a service) is ``async``, and a write crosses to a thread twice: once for
-the caller's lookup, once for the route.
+FastAPI runs a sync dependency in a worker thread, one hand-off each, and a sync route twice
+(the route, then its response's validation). Each hand-off wakes a thread that must take the GIL
+from the event loop: a millisecond of CPU apiece on the 2-core machine (`bench.api_cost`: the
+sync ``/healthz`` cost 2.8 ms, the async one 1.8). So what does no I/O (the runtime, the token's
+signature) is ``async``, and the task routes, the hot path, are ``async`` and cross to a thread
+once, for the caller's lookup and the work together (``Tasks.run``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -22,6 +24,8 @@ from app.models import User
 from app.runtime import Runtime
 from app.services import revocations
 from app.services.tasks import TaskService
+
+T = TypeVar("T")
 
 LOGIN_ROUTE = "/api/v1/auth/token"
 _bearer = OAuth2PasswordBearer(tokenUrl=LOGIN_ROUTE, auto_error=False)
@@ -70,7 +74,7 @@ async def get_claims(runtime: RuntimeDep, token: Annotated[str | None, Depends(_
 ClaimsDep = Annotated[Claims, Depends(get_claims)]
 
 
-def get_current_user(session: SessionDep, claims: ClaimsDep) -> User:
+def signed_in(session: Session, claims: Claims) -> User:
     """The token's user, unless the token was signed out (every authenticated route asks)."""
     user, revoked = revocations.signed_in_user(session, claims)
     if revoked:
@@ -80,19 +84,45 @@ def get_current_user(session: SessionDep, claims: ClaimsDep) -> User:
     return user
 
 
+def get_current_user(session: SessionDep, claims: ClaimsDep) -> User:
+    return signed_in(session, claims)
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_task_service(
-    request: Request, runtime: RuntimeDep, session: SessionDep, user: CurrentUser
-) -> TaskService:
-    return TaskService(
-        session,
-        runtime.cache,
-        user_id=user.id,
-        event_source=runtime.settings.event_source,
-        request_id=request.state.request_id,
-    )
+@dataclass(frozen=True)
+class Tasks:
+    """A task route's request: the caller is looked up and the work done in one worker thread."""
+
+    session: Session
+    claims: Claims
+    runtime: Runtime
+    request_id: str
+
+    async def run(self, work: Callable[[TaskService], T]) -> T:
+        return await run_in_threadpool(self._run, work)
+
+    def _run(self, work: Callable[[TaskService], T]) -> T:
+        try:
+            user = signed_in(self.session, self.claims)
+            service = TaskService(
+                self.session,
+                self.runtime.cache,
+                user_id=user.id,
+                event_source=self.runtime.settings.event_source,
+                request_id=self.request_id,
+            )
+            return work(service)
+        finally:
+            # Here, not in get_session: a read's open transaction ends without another hand-off.
+            self.session.close()
 
 
-TaskServiceDep = Annotated[TaskService, Depends(get_task_service)]
+async def get_tasks(
+    request: Request, runtime: RuntimeDep, session: SessionDep, claims: ClaimsDep
+) -> Tasks:
+    return Tasks(session, claims, runtime, request.state.request_id)
+
+
+TasksDep = Annotated[Tasks, Depends(get_tasks)]

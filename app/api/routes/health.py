@@ -54,7 +54,7 @@ _NO_BODY: Responses = {
 
 
 @router.get("/healthz")
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health(status="ok")
 
 

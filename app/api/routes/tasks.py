@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import TaskServiceDep
+from app.api.deps import TasksDep
 from app.api.openapi import (
     INVALID,
     TASK_NOT_FOUND,
@@ -42,14 +42,14 @@ _NEXT: Responses = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={**UNREADABLE, **_NEXT})
-def create_task(data: TaskCreate, service: TaskServiceDep) -> TaskPublic:
+async def create_task(data: TaskCreate, tasks: TasksDep) -> TaskPublic:
     """Create a task; publishes `task.created`."""
-    return service.create(data)
+    return await tasks.run(lambda service: service.create(data))
 
 
 @router.get("")
-def list_tasks(
-    service: TaskServiceDep,
+async def list_tasks(
+    tasks: TasksDep,
     status: TaskStatus | None = None,
     priority: TaskPriority | None = None,
     tag: Annotated[
@@ -62,28 +62,28 @@ def list_tasks(
     """The caller's tasks, newest first, with every filter given; pass `next_cursor` back as
     `cursor`, with the same filters, for the next page."""
     filters = TaskFilters(status=status, priority=priority, tag=tag)
-    return service.list(filters, limit=limit, cursor=cursor)
+    return await tasks.run(lambda service: service.list(filters, limit=limit, cursor=cursor))
 
 
 @router.get("/{task_id}", responses=TASK_NOT_FOUND)
-def get_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
-    return service.get(task_id)
+async def get_task(task_id: uuid.UUID, tasks: TasksDep) -> TaskPublic:
+    return await tasks.run(lambda service: service.get(task_id))
 
 
 @router.patch("/{task_id}", responses={**UNREADABLE, **TASK_NOT_FOUND})
-def update_task(task_id: uuid.UUID, data: TaskUpdate, service: TaskServiceDep) -> TaskPublic:
+async def update_task(task_id: uuid.UUID, data: TaskUpdate, tasks: TasksDep) -> TaskPublic:
     """Change the fields sent (`null` clears optional ones); publishes `task.updated`."""
-    return service.update(task_id, data)
+    return await tasks.run(lambda service: service.update(task_id, data))
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=TASK_NOT_FOUND)
-def delete_task(task_id: uuid.UUID, service: TaskServiceDep) -> Response:
+async def delete_task(task_id: uuid.UUID, tasks: TasksDep) -> Response:
     """Delete a task; publishes `task.deleted`."""
-    service.delete(task_id)
+    await tasks.run(lambda service: service.delete(task_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{task_id}/complete", responses=TASK_NOT_FOUND)
-def complete_task(task_id: uuid.UUID, service: TaskServiceDep) -> TaskPublic:
+async def complete_task(task_id: uuid.UUID, tasks: TasksDep) -> TaskPublic:
     """Mark a task completed; publishes `task.completed` unless it already was."""
-    return service.complete(task_id)
+    return await tasks.run(lambda service: service.complete(task_id))
