@@ -70,6 +70,23 @@ def wait_until(
         time.sleep(every)
 
 
+def stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` from the state on (field 3 of ``proc(5)`` is index 0).
+
+    The command name before them, in parentheses, may hold spaces and parentheses, so the split
+    is after the last one. Raises OSError when the process is gone.
+    """
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie: a server orphaned by the script may wait for init to reap it."""
+    try:
+        return stat_fields(pid)[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

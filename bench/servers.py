@@ -19,10 +19,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.processes import GUARD_S, REPO, ServiceEnv, free_port
+from bench.processes import GUARD_S, REPO, ServiceEnv, alive, free_port
 
 SERVICES_SCRIPT = REPO / "scripts" / "services"
 SHARED_ENV_FILE = REPO / ".services.env"
+# The variable `scripts/services` takes each server's port from.
+PORT_VARIABLES = {
+    "postgres": "TODO_PG_PORT",
+    "redis": "TODO_REDIS_PORT",
+    "kafka": "TODO_KAFKA_PORT",
+}
 NAMES = ("postgres", "redis", "kafka")
 # A cold start may install packages and fetch the broker's jars.
 START_TIMEOUT_S = 900.0
@@ -118,7 +124,7 @@ class ServerSet:
         """The server's folder in a private set (the script names it after server and port)."""
         if self.state_dir is None:
             raise RuntimeError("only the servers of a private set are reached directly")
-        return self.state_dir / f"{name}-{self.overrides[_PORT_VARIABLES[name]]}"
+        return self.state_dir / f"{name}-{self.overrides[PORT_VARIABLES[name]]}"
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         """The end of a private server's own log, for failure messages."""
@@ -142,9 +148,9 @@ class ServerSet:
         pid = self.pid(name)
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(pid):
+        if alive(pid):
             raise RuntimeError(f"{name} (pid {pid}) survived SIGKILL for 30s")
 
     def freeze(self, name: str) -> None:
@@ -179,19 +185,3 @@ def private_servers(prefix: str, *names: str) -> Iterator[ServerSet]:
             servers.remove()
         finally:
             shutil.rmtree(state, ignore_errors=True)
-
-
-_PORT_VARIABLES = {
-    "postgres": "TODO_PG_PORT",
-    "redis": "TODO_REDIS_PORT",
-    "kafka": "TODO_KAFKA_PORT",
-}
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie: a server orphaned by the script may wait for init to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"

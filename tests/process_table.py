@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.processes import stat_fields
+
 KILL_GUARD_S = 60.0
 """A guard against a hang only: SIGKILL takes effect at once."""
 
@@ -39,12 +41,10 @@ class Process:
 def _read(pid: int) -> Process | None:
     """The process ``pid``, or None when it is gone or a zombie."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat_fields(pid)
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return None
-    # The command name, in parentheses, may hold spaces and parentheses: split after the last.
-    fields = stat.rsplit(")", 1)[-1].split()
     if fields[0] == "Z":
         return None
     return Process(

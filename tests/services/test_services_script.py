@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.processes import alive, free_port
+from bench.servers import PORT_VARIABLES
 from tests.conftest import (
     SERVICES_SCRIPT,
     kafka_answers,
@@ -24,32 +26,11 @@ from tests.conftest import (
     redis_answers,
 )
 
-PORT_VARIABLES = {
-    "postgres": "TODO_PG_PORT",
-    "redis": "TODO_REDIS_PORT",
-    "kafka": "TODO_KAFKA_PORT",
-}
 SETTINGS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "postgres": ("TODO_DATABASE_URL", postgres_answers),
     "redis": ("TODO_REDIS_URL", redis_answers),
     "kafka": ("TODO_KAFKA_BOOTSTRAP_SERVERS", kafka_answers),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie waiting for init to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _services(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,8 +52,8 @@ def private_env() -> Iterator[dict[str, str]]:
     env = {
         "TODO_SERVICES_DIR": str(state),
         "TODO_SERVICES_ENV_FILE": str(state / "services.env"),
-        "TODO_KAFKA_CONTROLLER_PORT": str(_free_port()),
-        **{variable: str(_free_port()) for variable in PORT_VARIABLES.values()},
+        "TODO_KAFKA_CONTROLLER_PORT": str(free_port()),
+        **{variable: str(free_port()) for variable in PORT_VARIABLES.values()},
     }
     try:
         yield env
@@ -103,7 +84,7 @@ def test_start_reuse_status_and_stop_one_service(private_env: dict[str, str], na
     stopped = _services(private_env, "stop", name)
     assert stopped.returncode == 0, stopped.stderr
     assert f"{name}: stopped (pid {pid})" in stopped.stdout
-    assert not _alive(pid)
+    assert not alive(pid)
     assert not answers(setting)
     status = _services(private_env, "status", name)
     assert (status.returncode, status.stdout.strip()) == (3, f"{name}: stopped")
