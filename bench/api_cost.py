@@ -41,8 +41,8 @@ import psycopg
 from bench import database
 from bench.events import machine
 from bench.http import HttpPool
-from bench.load import TASKS, TaskWriter, User, register_user, steady_writes
-from bench.processes import ApiServer, ServiceEnv, migrate
+from bench.load import TASKS, TaskWriter, User, open_loop, register_user, steady_writes
+from bench.processes import ApiServer, ServiceEnv, migrate, stat_fields
 from bench.servers import ServerSet
 
 BENCH_DATABASE = "todo_bench_api_cost"
@@ -53,7 +53,7 @@ _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
 
 
@@ -61,13 +61,13 @@ async def paced_gets(base_url: str, path: str, user: User | None, count: int, ra
     """``count`` GETs of ``path`` at ``rate`` per second, open loop; each must answer 200."""
     client = HttpPool(base_url)
     headers = user.headers if user is not None else None
-    started = time.perf_counter()
+    statuses: set[int] = set()
+
+    async def get(_: int, __: float) -> None:
+        statuses.add((await client.request("GET", path, None, headers)).status_code)
+
     try:
-        pending = []
-        for i in range(count):
-            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            pending.append(asyncio.create_task(client.request("GET", path, None, headers)))
-        statuses = {response.status_code for response in await asyncio.gather(*pending)}
+        await open_loop(rate, count, get, started=time.perf_counter())
     finally:
         await client.close()
     if statuses != {200}:

@@ -35,6 +35,8 @@ class DaprPipeline(Pipeline):
         prefix: str,
         manifests: list[dict[str, Any]],
         folder: Path,
+        *,
+        api_replicas: int = 1,
         **settings: str,
     ) -> None:
         if env.redis_url is None:
@@ -42,7 +44,7 @@ class DaprPipeline(Pipeline):
         self.manifests = manifests
         self.folder = folder
         self.app_token = secrets.token_urlsafe(24)
-        super().__init__(env, prefix, **settings)
+        super().__init__(env, prefix, api_replicas=api_replicas, **settings)
 
     def _consumers(self) -> list[ManagedProcess]:
         assert self.env.redis_url is not None

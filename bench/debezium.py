@@ -223,9 +223,11 @@ class DebeziumPipeline(Pipeline):
     database later (the next leg) does not publish them again.
     """
 
-    def __init__(self, env: ServiceEnv, prefix: str, folder: Path, **settings: str) -> None:
+    def __init__(
+        self, env: ServiceEnv, prefix: str, folder: Path, *, api_replicas: int = 1, **settings: str
+    ) -> None:
         self.folder = folder
-        super().__init__(env, prefix, **settings)
+        super().__init__(env, prefix, api_replicas=api_replicas, **settings)
 
     def _relay(self) -> ManagedProcess:
         return KafkaConnect(self.env, self.prefix, self.folder)

@@ -12,7 +12,9 @@ Figures, all from one run against the servers of `scripts/services` (started if 
 * ``api_write_p50_ms``/``api_write_p95_ms``/``api_write_p99_ms``: the HTTP write latency under
   that load; ``api_served_rate`` the writes answered 2xx per second (``api_offered_rate`` is
   ``--rate``). ``latency_samples_ms`` keeps every latency measured (``dapr_`` for the Dapr
-  leg), for ``--plot FILE.png``, which draws them with `bench.plot`.
+  leg), for ``--plot FILE.png``, which draws them with `bench.plot`. With ``--api-replicas N``
+  every leg's load goes to N `todo-api serve` processes in turn, as a Service spreads it over
+  a stack's pods (prod runs two): one Python process uses at most one core.
 * The Dapr leg, next: the same API, relay, load and warm-up, with a real daprd (on PATH, from
   scripts/daprd-toolchain) in place of the native consumer, delivering to the event route of a
   `todo-api serve` of its own (as the native consumer is a process of its own). daprd runs with
@@ -150,12 +152,11 @@ def _steady_load(
     # connection pool has grown to what this rate needs, so the figures are steady state.
     warm_from = datetime.now(UTC)
     warm_count = int(rate * WARM_UP_S)
-    asyncio.run(steady_writes(api.base_url, TaskWriter(users), rate=rate, count=warm_count))
+    urls = pipeline.base_urls
+    asyncio.run(steady_writes(urls, TaskWriter(users), rate=rate, count=warm_count))
     settle(database_url, warm_from)
     since = datetime.now(UTC)
-    log = asyncio.run(
-        steady_writes(api.base_url, TaskWriter(users), rate=rate, count=int(rate * duration))
-    )
+    log = asyncio.run(steady_writes(urls, TaskWriter(users), rate=rate, count=int(rate * duration)))
     return log, settle(database_url, since)
 
 
@@ -217,19 +218,32 @@ def _checked_leg(
 
 
 def measure_e2e(
-    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+    env: ServiceEnv,
+    rate: float,
+    duration: float,
+    prefix: str,
+    *,
+    api_replicas: int = 1,
+    **tuning: str,
 ) -> dict[str, Any]:
     """Steady HTTP writes through the API, relay and native consumer; latency at both ends."""
-    return _checked_leg(env, Pipeline(env, prefix, **tuning), rate, duration)
+    pipeline = Pipeline(env, prefix, api_replicas=api_replicas, **tuning)
+    return _checked_leg(env, pipeline, rate, duration)
 
 
 def measure_debezium_e2e(
-    env: ServiceEnv, rate: float, duration: float, prefix: str, **tuning: str
+    env: ServiceEnv,
+    rate: float,
+    duration: float,
+    prefix: str,
+    *,
+    api_replicas: int = 1,
+    **tuning: str,
 ) -> dict[str, Any]:
     """The same load, API and native consumer with Debezium in place of the relay;
     ``debezium_`` figures."""
     with tempfile.TemporaryDirectory(prefix="bench-debezium-") as folder:
-        pipeline = DebeziumPipeline(env, prefix, Path(folder), **tuning)
+        pipeline = DebeziumPipeline(env, prefix, Path(folder), api_replicas=api_replicas, **tuning)
         return _prefixed("debezium_", _checked_leg(env, pipeline, rate, duration))
 
 
@@ -249,13 +263,17 @@ def measure_dapr_e2e(
     rate: float,
     duration: float,
     prefix: str,
+    *,
+    api_replicas: int = 1,
     **tuning: str,
 ) -> dict[str, Any]:
     """The same load, API and relay with daprd delivering the events; ``dapr_`` figures."""
     settle = partial(database.wait_settled, stall_s=DAPR_STALL_S)
     with (
         tempfile.TemporaryDirectory(prefix="bench-dapr-") as folder,
-        DaprPipeline(env, prefix, manifests, Path(folder), **tuning) as pipeline,
+        DaprPipeline(
+            env, prefix, manifests, Path(folder), api_replicas=api_replicas, **tuning
+        ) as pipeline,
     ):
         log, rows = _steady_load(pipeline, rate, duration, settle)
     delivered = len(rows) - database.unhandled(rows)
@@ -356,15 +374,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _say(f"end to end: {args.rate:g} writes/s for {args.duration:g}s")
         e2e_prefix = f"{prefix}e2e."
         topics += task_topics(e2e_prefix)
-        e2e = measure_e2e(env, args.rate, args.duration, e2e_prefix, **tuning)
+        replicas = args.api_replicas
+        e2e = measure_e2e(
+            env, args.rate, args.duration, e2e_prefix, api_replicas=replicas, **tuning
+        )
         _say(f"end to end through debezium: {args.rate:g} writes/s for {args.duration:g}s")
         cdc_prefix = f"{prefix}cdc-e2e."
         topics += task_topics(cdc_prefix)
-        cdc = measure_debezium_e2e(env, args.rate, args.duration, cdc_prefix, **tuning)
+        cdc = measure_debezium_e2e(
+            env, args.rate, args.duration, cdc_prefix, api_replicas=replicas, **tuning
+        )
         _say(f"end to end through daprd: {args.rate:g} writes/s for {args.duration:g}s")
         dapr_prefix = f"{prefix}dapr."
         topics += task_topics(dapr_prefix)
-        dapr = measure_dapr_e2e(env, manifests, args.rate, args.duration, dapr_prefix, **tuning)
+        dapr = measure_dapr_e2e(
+            env, manifests, args.rate, args.duration, dapr_prefix, api_replicas=replicas, **tuning
+        )
     finally:
         delete_topics(shared.kafka_bootstrap, topics)
         database.drop_database(shared.database_url, BENCH_DATABASE)
@@ -379,6 +404,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **dapr,
         **dapr_overhead(e2e["e2e_p95_ms"], dapr["dapr_e2e_p95_ms"]),
         "backlog_rows": args.backlog,
+        "api_replicas": args.api_replicas,
         "settings": {
             "producer": relay_producer_config(shared.kafka_bootstrap),
             "overrides": tuning,
@@ -403,8 +429,8 @@ def _ms(value: float | None, digits: int = 1) -> str:
 
 def _load_line(result: dict[str, Any], leg: str) -> str:
     return (
-        f"{result[f'{leg}api_writes']} writes at {result[f'{leg}api_achieved_rate']}/s, "
-        f"{result[f'{leg}api_writes_failed']} failed"
+        f"{result[f'{leg}api_writes']} writes at {result[f'{leg}api_achieved_rate']}/s "
+        f"to {result['api_replicas']} API, {result[f'{leg}api_writes_failed']} failed"
     )
 
 
@@ -467,6 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="HTTP writes per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of HTTP load")
     parser.add_argument(
+        "--api-replicas",
+        type=int,
+        default=1,
+        help="API servers the load is spread over, in turn (the prod stack runs two)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -474,8 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a service setting for the relay, consumer and API (repeatable)",
     )
     args = parser.parse_args(argv)
-    if args.backlog < 1 or args.rate <= 0 or args.duration <= 0:
-        parser.error("--backlog, --rate and --duration must be positive")
+    if args.backlog < 1 or args.rate <= 0 or args.duration <= 0 or args.api_replicas < 1:
+        parser.error("--backlog, --rate, --duration and --api-replicas must be positive")
     result = run(args)
     print(table(result))
     if args.json is not None:

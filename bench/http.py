@@ -10,8 +10,10 @@ to nothing. This one speaks just what the API answers: JSON bodies with Content-
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,3 +112,27 @@ class HttpPool:
         while self._idle:
             (_, writer), _ = self._idle.pop()
             writer.close()
+
+
+class Replicas:
+    """Several servers of one service, each with its own pool, given requests in turn: what a
+    Kubernetes Service does with its pods, so a benchmark can run the API as a stack does."""
+
+    def __init__(self, base_urls: Sequence[str], size: int = 32, timeout: float = 30.0) -> None:
+        if not base_urls:
+            raise ValueError("base_urls must not be empty")
+        self._pools = [HttpPool(url, size, timeout) for url in base_urls]
+        self._turn = itertools.cycle(self._pools)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,  # noqa: ANN401 - any JSON-serialisable value
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return await next(self._turn).request(method, path, body, headers)
+
+    async def close(self) -> None:
+        for pool in self._pools:
+            await pool.close()

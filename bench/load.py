@@ -12,11 +12,12 @@ import math
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
-from bench.http import HttpPool, HttpTransportError
+from bench.http import HttpTransportError, Replicas
 
 REGISTER = "/api/v1/auth/register"
 TASKS = "/api/v1/tasks"
@@ -115,7 +116,7 @@ class TaskWriter:
         completed = sum(1 for task_id in owned if task_id in self._completed)
         return {"total": len(owned), "pending": len(owned) - completed, "completed": completed}
 
-    async def write(self, client: HttpPool, i: int, due: float, log: WriteLog) -> None:
+    async def write(self, client: Replicas, i: int, due: float, log: WriteLog) -> None:
         """Write number `i`, due at perf_counter time `due`; record its outcome in `log`."""
         slot = i % len(self.users)
         user, owned = self.users[slot], self._owned[slot]
@@ -133,7 +134,7 @@ class TaskWriter:
 
     async def _create(
         self,
-        client: HttpPool,
+        client: Replicas,
         user: User,
         owned: list[str],
         i: int,
@@ -150,7 +151,7 @@ class TaskWriter:
 
     async def _change(
         self,
-        client: HttpPool,
+        client: Replicas,
         user: User,
         task_id: str,
         action: str,
@@ -180,8 +181,34 @@ class TaskWriter:
             log.accepted[task_id].append(action)
 
 
+async def open_loop(
+    rate: float,
+    count: int,
+    send: Callable[[int, float], Awaitable[None]],
+    *,
+    started: float,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Start ``send(i, due)`` for i in ``range(count)`` at ``started + i / rate``, whatever the
+    earlier ones are doing, and wait for them all; with ``stop``, stop starting once it is set."""
+    if rate <= 0 or count <= 0:
+        raise ValueError(f"rate and count must be positive, got rate={rate} count={count}")
+    pending: set[asyncio.Task[None]] = set()
+    for i in range(count):
+        if stop is not None and stop.is_set():
+            break
+        due = started + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(send(i, due))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+
+
 async def steady_writes(
-    base_url: str,
+    base_url: str | Sequence[str],
     writer: TaskWriter,
     rate: float,
     count: int,
@@ -192,28 +219,21 @@ async def steady_writes(
 ) -> WriteLog:
     """Send `count` writes at `rate` per second, open loop, and wait for every answer.
 
-    With `stop`, sending ends early once it is set; `log` lets the caller watch the answers
-    while they come (the fault scenarios hold a fault until enough of them did).
+    Several base URLs are replicas of the API, given the writes in turn. With `stop`, sending
+    ends early once it is set; `log` lets the caller watch the answers while they come (the
+    fault scenarios hold a fault until enough of them did).
     """
-    if rate <= 0 or count <= 0:
-        raise ValueError(f"rate and count must be positive, got rate={rate} count={count}")
-    log = log if log is not None else WriteLog()
-    client = HttpPool(base_url, size=max_in_flight)
+    record = log if log is not None else WriteLog()
+    urls = [base_url] if isinstance(base_url, str) else base_url
+    client = Replicas(urls, size=max_in_flight)
+
+    async def send(i: int, due: float) -> None:
+        await writer.write(client, i, due, record)
+
     try:
-        pending: set[asyncio.Task[None]] = set()
-        log.started = time.perf_counter()
-        for i in range(count):
-            if stop is not None and stop.is_set():
-                break
-            due = log.started + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            task = asyncio.create_task(writer.write(client, i, due, log))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        await asyncio.gather(*pending)
-        log.finished = time.perf_counter()
+        record.started = time.perf_counter()
+        await open_loop(rate, count, send, started=record.started, stop=stop)
+        record.finished = time.perf_counter()
     finally:
         await client.close()
-    return log
+    return record

@@ -15,11 +15,19 @@ from bench.topics import create_topics, task_topics
 
 
 class Pipeline:
-    """`todo-api serve`, `relay` and `consume`, started together and always stopped together."""
+    """`todo-api serve`, `relay` and `consume`, started together and always stopped together.
 
-    def __init__(self, env: ServiceEnv, prefix: str, **settings: str) -> None:
+    ``api_replicas`` servers of the API, as a stack runs several pods of it (prod: two), each a
+    process with its own interpreter and connection pool, on the same database and topics.
+    """
+
+    def __init__(
+        self, env: ServiceEnv, prefix: str, *, api_replicas: int = 1, **settings: str
+    ) -> None:
         if env.kafka_bootstrap is None:
             raise ValueError("a pipeline needs TODO_KAFKA_BOOTSTRAP_SERVERS")
+        if api_replicas < 1:
+            raise ValueError(f"api_replicas must be at least 1, got {api_replicas}")
         self.env = env
         self.prefix = prefix
         self.settings = {
@@ -29,7 +37,11 @@ class Pipeline:
         }
         self.topics = task_topics(prefix)
         self.relay = self._relay()
-        self.api = ApiServer(env, **self.settings)
+        self.apis = [
+            ApiServer(env, "api" if i == 0 else f"api-{i + 1}", **self.settings)
+            for i in range(api_replicas)
+        ]
+        self.api = self.apis[0]
         self.consumers = self._consumers()
 
     def _relay(self) -> ManagedProcess:
@@ -41,8 +53,13 @@ class Pipeline:
         return [consumer_process(self.env, **self.settings)]
 
     @property
+    def base_urls(self) -> list[str]:
+        """Every API replica's, for a load spread over them."""
+        return [api.base_url for api in self.apis]
+
+    @property
     def processes(self) -> list[ManagedProcess]:
-        return [*self.consumers, self.relay, self.api]
+        return [*self.consumers, self.relay, *self.apis]
 
     def start(self) -> None:
         assert self.env.kafka_bootstrap is not None
