@@ -22,6 +22,12 @@ from app.events.handler import Outcome, StatsHandler, parse
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+# Messages applied in one transaction at most.
+BATCH = 500
+# After a batch that did not fill up, the pause that gathers the next: a transaction per
+# message or two cost the consumer most of its CPU at a few hundred events/s (the relay's
+# pause, app.events.relay, for the same reason).
+FLOW_PAUSE_SECONDS = 0.01
 
 
 def topics(prefix: str) -> list[str]:
@@ -65,8 +71,10 @@ class StatsConsumer:
                 first = self._consumer.poll(0.5)
                 if first is None:
                     continue
-                batch = [first, *self._consumer.consume(num_messages=499, timeout=0)]
+                batch = [first, *self._consumer.consume(num_messages=BATCH - 1, timeout=0)]
                 if not self._process(batch, stop):
+                    return
+                if len(batch) < BATCH and stop.wait(FLOW_PAUSE_SECONDS):
                     return
         finally:
             self._consumer.close()

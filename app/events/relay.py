@@ -14,10 +14,13 @@ definitive report within its batch and nothing is left in flight when the locks 
 When the broker is away the batch fails, its rows stay unpublished, and the relay backs off
 exponentially, checking the broker before it claims (and locks) rows again. Nothing is dropped.
 
-Between batches the relay waits for the outbox's commit notification (PostgreSQL,
-``app.events.wakeup``) or its poll pause, whichever comes first: measured at 200 writes/s,
-commit-to-published p50 went from 11-13 ms (polling every 10 ms) to 3-5 ms. The price is
-more, smaller batches: the relay used 4.6-6.0 CPU seconds instead of 3.2-3.3 per 4,000 writes.
+Between batches the relay pauses. At rest the outbox's commit notification (PostgreSQL,
+``app.events.wakeup``) ends the pause, so the first event after a quiet spell goes out at once.
+While events flow it does not: the 10 ms pause gathers the next batch. Waking at every commit
+ran a batch, with its round trips to PostgreSQL and Kafka, per event or two; at 200 writes/s on
+two cores that CPU (the relay's, PostgreSQL's, the broker's) came out of the API's, whose write
+p95 it pushed from about 10 ms to seconds (`bench.events`, issue 15). Gathering costs up to the
+pause in commit-to-published latency.
 """
 
 from __future__ import annotations
@@ -245,8 +248,12 @@ class Relay:
                     pause = busy if published else min(pause * 2, self._idle)
                     if self._wakeup is None:
                         stop.wait(pause)
+                    elif published:
+                        # Events flow: the pause gathers the next batch.
+                        stop.wait(pause)
+                        self._wakeup.drain()
                     else:
-                        # A commit to the outbox ends the pause early (app.events.wakeup).
+                        # At rest, a commit to the outbox ends the pause early.
                         self._wakeup.wait(stop, pause)
 
     def _count(self, events: Sequence[PendingEvent], marked: set[int]) -> None:

@@ -54,10 +54,25 @@ class OutboxWakeup:
                 ):
                     return
         except psycopg.Error as exc:
-            log.warning("outbox wake-up lost, polling only for %.0fs: %s", RECONNECT_SECONDS, exc)
-            self.close()
-            self._retry_at = time.monotonic() + RECONNECT_SECONDS
+            self._lost(exc)
             stop.wait(max(deadline - time.monotonic(), 0.0))
+
+    def drain(self) -> int:
+        """Read, without waiting, what arrived while the relay did not listen (it polls while
+        events flow); how many. Unread, the notifications would fill the connection's buffer
+        and then PostgreSQL's notification queue, which every listener must read to shrink."""
+        if self._connection is None:
+            return 0
+        try:
+            return sum(1 for _ in self._connection.notifies(timeout=0))
+        except psycopg.Error as exc:
+            self._lost(exc)
+            return 0
+
+    def _lost(self, exc: psycopg.Error) -> None:
+        log.warning("outbox wake-up lost, polling only for %.0fs: %s", RECONNECT_SECONDS, exc)
+        self.close()
+        self._retry_at = time.monotonic() + RECONNECT_SECONDS
 
     def close(self) -> None:
         if self._connection is not None:

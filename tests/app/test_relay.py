@@ -350,3 +350,30 @@ def test_the_outbox_notifies_at_commit_and_never_for_a_rollback(
         writer.commit()
         notified = list(listener.notifies(timeout=1.0))
     assert [n.channel for n in notified] == [CHANNEL], "one notification per transaction"
+
+
+def test_a_drained_wake_up_waits_for_the_next_commit(new_postgres: Callable[..., str]) -> None:
+    """What the relay drains while events flow no longer ends its next pause at rest."""
+    libpq = new_postgres().replace("postgresql+psycopg://", "postgresql://", 1)
+    wakeup = OutboxWakeup(libpq, connect_timeout=5)
+    stop = threading.Event()
+    try:
+        wakeup.wait(stop, 0.01)  # listening from here on
+        with psycopg.connect(libpq) as writer:
+            for _ in range(3):
+                writer.execute(INSERT_EVENT)
+                writer.commit()
+            drained, deadline = 0, time.monotonic() + 60  # a guard against a hang only
+            while drained < 3 and time.monotonic() < deadline:
+                drained += wakeup.drain()
+            assert drained == 3, "one notification per committed transaction"
+            started = time.monotonic()
+            wakeup.wait(stop, 0.3)
+            assert time.monotonic() - started >= 0.3, "woken by a notification already drained"
+            writer.execute(INSERT_EVENT)
+            writer.commit()
+            started = time.monotonic()
+            wakeup.wait(stop, 60.0)
+            assert time.monotonic() - started < 30.0, "the next commit did not wake it"
+    finally:
+        wakeup.close()
