@@ -4,7 +4,9 @@ objects the killed run had created instead of creating them again.
 
 The kill is driven by the state, not by time: it happens once some objects exist and the
 engine's checkpoint holds a pending create of a workload whose object already exists in the
-cluster (the provider is awaiting its rollout), the case a plain refresh cannot repair.
+cluster (the provider is awaiting its rollout), the case a plain refresh cannot repair. The
+nodes are cordoned meanwhile, so no rollout can finish and that state is reached however fast
+the machine: on a fast one, the whole ``up`` once ended between two looks at the state.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +61,28 @@ def _pending_made(project: Project, kubectl: Kubectl) -> dict[str, ObjectRef]:
     return {urn: ref for urn, ref in creates.items() if any(ref.matches(obj) for obj in live)}
 
 
+@contextmanager
+def _unschedulable(kubectl: Kubectl) -> Iterator[None]:
+    """Every node cordoned: new pods stay Pending, so every rollout waits until uncordoned."""
+    nodes = kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+    assert nodes, "the local control plane has no nodes"
+    for node in nodes:
+        kubectl("cordon", node)
+    try:
+        yield
+    finally:
+        for node in nodes:
+            kubectl("uncordon", node)
+
+
 def _kill_mid_way(project: Project, kubectl: Kubectl) -> None:
     """Start an ``up`` and SIGKILL all it runs once the state is as wanted; check that none of
     it survives."""
+    with _unschedulable(kubectl):
+        _start_and_kill(project, kubectl)
+
+
+def _start_and_kill(project: Project, kubectl: Kubectl) -> None:
     process = subprocess.Popen(  # fixed argv, no shell
         project.command("up", STACK),
         cwd=project.root,
@@ -102,11 +124,15 @@ def own_project(tmp_path: Path) -> Project:
 
 @pytest.fixture
 def killed(own_project: Project, kubectl: Kubectl) -> Iterator[dict[str, ObjectRef]]:
-    """The stack after a killed ``up``: the pending creates whose objects exist."""
-    _kill_mid_way(own_project, kubectl)
-    yield _pending_made(own_project, kubectl)
-    if own_project.todo_infra("destroy", STACK).code != 0:
-        kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
+    """The stack after a killed ``up``: the pending creates whose objects exist. Whatever
+    happens, nothing of it is left for the other deploy tests, whose own ``up`` would clash
+    with its objects."""
+    try:
+        _kill_mid_way(own_project, kubectl)
+        yield _pending_made(own_project, kubectl)
+    finally:
+        if own_project.todo_infra("destroy", STACK).code != 0:
+            kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait")
 
 
 def test_killed_up_is_recovered_by_the_command_its_error_names(

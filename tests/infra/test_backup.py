@@ -17,6 +17,7 @@ from psycopg import sql
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from app.backup import dump_names, restore
 from app.pg_tools import Connection, program, server_major
 from infra.backup import SCRIPT, Backup, BackupArgs, BackupSettings, ObjectDestination
 from infra.cron import check_schedule, runs_every_day
@@ -415,6 +416,34 @@ def test_script_writes_a_dump_and_keeps_only_the_newest(source: Connection, tmp_
     assert listed.returncode == 0, listed.stderr
     assert "TABLE DATA public tasks" in listed.stdout
     assert stat.S_IMODE((tmp_path / "pgpass").stat().st_mode) == 0o600
+
+
+def test_todo_api_restores_the_cron_jobs_dump(
+    source: Connection, database_url: str, tmp_path: Path
+) -> None:
+    """Two writers make dumps: this script (the server's image has no Python) and `todo-api
+    backup`. What one writes, `todo-api restore` must read, under the name its pruning keeps."""
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    done = _run_script(source, folder, tmp_path, keep=1)
+    assert done.returncode == 0, done.stderr
+    dump = Path(done.stdout.strip().splitlines()[-1])
+    assert dump_names(source.database).match(dump.name), dump.name
+
+    target = Connection.parse(database_url).to(f"t_restored_{uuid.uuid4().hex[:10]}")
+    try:
+        restored = restore(target, str(dump))
+        assert (restored.database, restored.previous) == (target.database, None)
+        with target.connect() as db:
+            rows = db.execute("SELECT id, title FROM tasks ORDER BY id").fetchall()
+        assert rows == [(i, f"task {i}") for i in range(1, 51)]
+    finally:
+        with Connection.parse(database_url).connect() as server:
+            server.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(target.database)
+                )
+            )
 
 
 def _major(connection: Connection) -> int:
