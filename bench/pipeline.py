@@ -41,7 +41,6 @@ class Pipeline:
             ApiServer(env, "api" if i == 0 else f"api-{i + 1}", **self.settings)
             for i in range(api_replicas)
         ]
-        self.api = self.apis[0]
         self.consumers = self._consumers()
 
     def _relay(self) -> ManagedProcess:
@@ -51,6 +50,11 @@ class Pipeline:
     def _consumers(self) -> list[ManagedProcess]:
         """What takes the events from Kafka to the handler, in start order."""
         return [consumer_process(self.env, **self.settings)]
+
+    @property
+    def api(self) -> ApiServer:
+        """The first replica: where users register, and whose log a failure shows."""
+        return self.apis[0]
 
     @property
     def base_urls(self) -> list[str]:
